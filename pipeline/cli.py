@@ -1,0 +1,132 @@
+"""The `roletrail` command: a thin click layer over the pipeline modules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import click
+
+from pipeline import config as config_mod
+from pipeline import output, storage
+from pipeline.storage import RoletrailError
+
+EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the database; cron simply tries again later
+
+
+def _date(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+db_option = click.option(
+    "--db", "db", metavar="PATH", help="DuckDB file (default: [database] path, then ./roletrail.duckdb)."
+)
+config_option = click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="Config file (default: ./roletrail.toml when present).",
+)
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True
+)
+
+
+class Group(click.Group):
+    """Turns roletrail's own errors into one line on stderr and a non-zero exit."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except storage.Busy as e:
+            click.echo(f"roletrail: {e}", err=True)
+            sys.exit(EXIT_BUSY)
+        except RoletrailError as e:
+            click.echo(f"roletrail: {e}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("roletrail: interrupted; the next run finishes the work", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=Group)
+@click.version_option(package_name="roletrail")
+def main():
+    """roletrail: who assumed which role, from where, and was that normal.
+
+    CloudTrail logs from S3 into DuckDB, SQL views over AssumeRole, detectors and alerts.
+    """
+
+
+@main.command()
+@click.argument("source")
+@db_option
+@config_option
+@click.option("--since", callback=_date, metavar="DATE", help="First day to load (YYYY-MM-DD, UTC).")
+@click.option("--until", callback=_date, metavar="DATE", help="Last day to load (YYYY-MM-DD, UTC).")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="Concurrent fetches (default 16 for S3, 4 local)."
+)
+def ingest(source, db, config_path, since, until, workers):
+    """Load new CloudTrail log files from SOURCE into the database.
+
+    SOURCE is s3://bucket[/prefix], a local folder or one file. Objects already in
+    the manifest are not loaded again; bad files are quarantined with their reason.
+
+    Example: roletrail ingest s3://org-trail-bucket/AWSLogs/ --since 2026-11-01
+    """
+    from pipeline.ingest import ingest as run_ingest
+
+    cfg = config_mod.load(config_path)
+    db = config_mod.db_path(db, cfg)
+    with storage.exclusive(db, "ingest"):
+        con = storage.connect(db)
+        try:
+            summary = run_ingest(con, source, since, until, config_mod.quarantine_dir(cfg, db), workers)
+        finally:
+            con.close()
+    for line in summary.lines():
+        click.echo(f"ingest: {line}", err=True)
+
+
+@main.command()
+@click.argument("query")
+@db_option
+@config_option
+@format_option
+@click.option(
+    "-p", "--param", "params", nargs=2, multiple=True, metavar="NAME VALUE", help="Bind $NAME to VALUE."
+)
+def sql(query, db, config_path, fmt, params):
+    """Run a read-only SQL QUERY over the database ("-" reads it from stdin).
+
+    Athena's CloudTrail functions (json_extract_scalar, from_iso8601_timestamp, ...) work.
+
+    Example: roletrail sql "select eventname, count(*) from cloudtrail_logs group by 1 order by 2 desc"
+    """
+    import duckdb
+
+    cfg = config_mod.load(config_path)
+    db = config_mod.db_path(db, cfg)
+    if query == "-":
+        query = sys.stdin.read()
+    con = storage.connect(db, read_only=True)
+    try:
+        cur = con.execute(query, dict(params) if params else None)
+        columns = [d[0] for d in cur.description] if cur.description else []
+        rows = cur.fetchall() if columns else []
+    except duckdb.Error as e:
+        raise RoletrailError(str(e).splitlines()[0]) from None
+    finally:
+        con.close()
+    output.write_rows(columns, rows, fmt)
+
+
+if __name__ == "__main__":
+    main()
