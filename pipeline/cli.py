@@ -128,5 +128,80 @@ def sql(query, db, config_path, fmt, params):
     output.write_rows(columns, rows, fmt)
 
 
+@main.command()
+@click.argument("ident", metavar="ID")
+@db_option
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def chain(ident, db, config_path, fmt):
+    """Show who really acted: the chain from the origin identity to ID.
+
+    ID is an event id, a sharedEventID or an access key id. Prints each hop (time, caller
+    account -> role, session name, source identity, source IP, user agent, error) and what
+    the last session did.
+
+    Example: roletrail chain ASIAEXAMPLEKEY123456
+    """
+    import json
+
+    from pipeline import chain as chain_mod
+
+    cfg = config_mod.load(config_path)
+    con = storage.connect(config_mod.db_path(db, cfg), read_only=True)
+    try:
+        found = chain_mod.find(con, ident)
+    finally:
+        con.close()
+    if found is None:
+        raise RoletrailError(f"no event, sharedEventID or access key id {ident!r} in the database")
+    if fmt == "json":
+        click.echo(json.dumps(found.as_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(chain_mod.render(found))
+
+
+@main.command()
+@db_option
+@config_option
+@format_option
+@click.option("--all", "full", is_flag=True, help="Re-run over every event, not only the new ones.")
+def detect(db, config_path, fmt, full):
+    """Run every enabled detector over the new events; record and print the new alerts.
+
+    Example: roletrail detect --format jsonl
+    """
+    from pipeline import detect as detect_mod
+
+    cfg = config_mod.load(config_path)
+    db = config_mod.db_path(db, cfg)
+    with storage.exclusive(db, "detect"):
+        con = storage.connect(db)
+        try:
+            summary = detect_mod.detect(con, cfg, full=full)
+        finally:
+            con.close()
+    opened = [a for a in summary.new_alerts if a["status"] == "open"]
+    cols, rows = detect_mod.alert_rows(opened)
+    if fmt == "table":
+        cols, rows = cols[:9], [r[:9] for r in rows]
+    if rows or fmt in ("json", "csv"):
+        output.write_rows(cols, rows, fmt)
+    for line in summary.lines():
+        click.echo(f"detect: {line}", err=True)
+
+
+@main.command("detectors")
+@format_option
+def list_detectors(fmt):
+    """List the detectors: id, severity, ATT&CK techniques, description.
+
+    Example: roletrail detectors --format json
+    """
+    from detectors.registry import all_detectors
+
+    rows = [(d.id, d.severity, ", ".join(d.attack), d.title, d.description) for d in all_detectors()]
+    output.write_rows(["id", "severity", "attack", "title", "description"], rows, fmt, max_width=70)
+
+
 if __name__ == "__main__":
     main()

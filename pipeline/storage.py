@@ -39,6 +39,23 @@ TABLES = {
         objects_listed INTEGER, objects_new INTEGER, objects_loaded INTEGER, objects_skipped INTEGER,
         objects_quarantined INTEGER, records_loaded BIGINT, records_quarantined BIGINT,
         duplicates_dropped BIGINT, id_collisions BIGINT, seconds DOUBLE""",
+    # every alert; alert_id is stable: a re-run over the same events updates, never duplicates
+    "alerts": """
+        alert_id VARCHAR PRIMARY KEY, detector VARCHAR, severity VARCHAR, title VARCHAR,
+        role_arn VARCHAR, account_id VARCHAR, caller_account VARCHAR, caller_arn VARCHAR,
+        source_ip VARCHAR, session_name VARCHAR, source_identity VARCHAR, user_agent VARCHAR,
+        first_seen TIMESTAMP, last_seen TIMESTAMP, event_count INTEGER, event_ids VARCHAR[],
+        details JSON, status VARCHAR, suppression_reason VARCHAR,
+        created_at TIMESTAMP, updated_at TIMESTAMP, run_id VARCHAR""",
+    # the outbox: one row per alert and destination
+    "alert_deliveries": """
+        alert_id VARCHAR, destination VARCHAR, status VARCHAR, attempts INTEGER, last_error VARCHAR,
+        next_attempt_at TIMESTAMP, delivered_at TIMESTAMP, created_at TIMESTAMP,
+        PRIMARY KEY (alert_id, destination)""",
+    "detection_runs": """
+        run_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP,
+        watermark TIMESTAMP, events_new BIGINT, window_start TIMESTAMP, alerts_new INTEGER,
+        alerts_updated INTEGER, alerts_suppressed INTEGER, seconds DOUBLE""",
 }
 
 # Presto/Trino (Athena) functions that CloudTrail queries use, so they run unchanged.

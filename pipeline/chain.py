@@ -1,0 +1,192 @@
+"""`roletrail chain ID`: from the origin identity through every hop to what the last session did.
+
+ID is an event id, a sharedEventID or an access key id. The issued access key of each
+AssumeRole is the caller access key of the next hop, so walking `role_sessions` by
+`parent_access_key_id` climbs the chain to its origin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipeline.output import jsonable
+
+MAX_HOPS = 20
+
+SESSION_COLUMNS = [
+    "access_key_id", "issuing_eventid", "shared_event_id", "issued_at", "eventname", "role_arn",
+    "role_account", "role_session_name", "source_identity", "source_ip", "user_agent", "caller_type",
+    "caller_arn", "caller_account", "caller_access_key_id", "caller_principal_id", "caller_user_name",
+    "caller_identity_provider", "caller_invoked_by", "duration_seconds", "parent_access_key_id",
+]  # fmt: skip
+
+
+@dataclass
+class Chain:
+    query: str
+    matched: str  # what the ID was: eventid, sharedeventid, access_key_id
+    hops: list[dict] = field(default_factory=list)  # origin first
+    failed_hop: dict | None = None  # a denied assume the ID pointed at
+    actions: list[dict] = field(default_factory=list)
+    event: dict | None = None  # the event the ID named, when it was an action of a session
+
+    @property
+    def origin(self) -> dict:
+        first = self.failed_hop if not self.hops else self.hops[0]
+        if first is None:
+            return {}
+        ident = first.get("caller_arn") or first.get("caller_invoked_by")
+        if first.get("caller_type") in ("SAMLUser", "WebIdentityUser"):
+            who = first.get("caller_user_name") or first.get("caller_principal_id")
+            ident = f"{first['caller_type']}:{who}" + (
+                f"@{first['caller_identity_provider']}" if first.get("caller_identity_provider") else ""
+            )
+        return {
+            "type": first.get("caller_type"),
+            "identity": ident or first.get("caller_principal_id"),
+            "account": first.get("caller_account"),
+            "source_ip": first.get("source_ip"),
+            "complete": first.get("caller_type") != "AssumedRole",
+        }
+
+    def as_json(self) -> dict:
+        return jsonable(
+            {
+                "query": self.query,
+                "matched": self.matched,
+                "origin": self.origin,
+                "hops": self.hops + ([self.failed_hop] if self.failed_hop else []),
+                "event": self.event,
+                "actions": self.actions,
+            }
+        )
+
+
+def _rows(con, sql: str, params: dict) -> list[dict]:
+    cur = con.execute(sql, params)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def _session(con, key: str) -> dict | None:
+    rows = _rows(
+        con, f"select {', '.join(SESSION_COLUMNS)} from role_sessions where access_key_id = $k", {"k": key}
+    )
+    return rows[0] if rows else None
+
+
+def _hop_from_event(ev: dict) -> dict:
+    return {c: ev.get(c) for c in SESSION_COLUMNS} | {
+        "access_key_id": ev.get("issued_access_key_id"),
+        "issuing_eventid": ev["eventid"],
+        "issued_at": ev["eventtime"],
+        "error_code": ev.get("error_code"),
+        "error_message": ev.get("error_message"),
+        "parent_access_key_id": ev.get("caller_access_key_id")
+        if ev.get("caller_type") == "AssumedRole"
+        else None,
+    }
+
+
+def find(con, ident: str) -> Chain | None:
+    """Resolve ID and build its chain, or None when nothing matches."""
+    ident = ident.strip()
+    session = _session(con, ident)
+    chain: Chain
+    if session:
+        chain = Chain(ident, "access_key_id")
+        last_key = ident
+    else:
+        events = _rows(
+            con,
+            """select * from assume_role_events where eventid = $id or shared_event_id = $id
+               order by is_owner_copy, eventtime""",
+            {"id": ident},
+        )
+        if events:
+            ev = events[0]
+            chain = Chain(ident, "eventid" if ev["eventid"] == ident else "sharedeventid")
+            if ev["succeeded"] and ev["issued_access_key_id"] and _session(con, ev["issued_access_key_id"]):
+                last_key = ev["issued_access_key_id"]
+            else:
+                # a denied (or key-less) assume: the chain up to its caller, then this hop
+                chain.failed_hop = _hop_from_event(ev)
+                last_key = chain.failed_hop["parent_access_key_id"]
+        else:
+            other = _rows(
+                con,
+                """select eventid, eventtime, eventsource, eventname, errorcode, sourceipaddress as source_ip,
+                          useridentity.type as caller_type, useridentity.arn as caller_arn,
+                          useridentity.accesskeyid as access_key_id, recipientaccountid
+                   from cloudtrail_logs where eventid = $id or sharedeventid = $id limit 1""",
+                {"id": ident},
+            )
+            if not other:
+                return None
+            chain = Chain(ident, "eventid")
+            chain.event = other[0]
+            last_key = other[0]["access_key_id"] if other[0]["caller_type"] == "AssumedRole" else None
+    chain.hops = _ancestors(con, last_key)
+    final_key = chain.hops[-1]["access_key_id"] if chain.hops else None
+    if final_key and not chain.failed_hop:
+        chain.actions = _rows(
+            con,
+            """select eventsource, eventname, calls, errors, first_seen, last_seen
+               from session_actions where access_key_id = $k order by first_seen, eventname""",
+            {"k": final_key},
+        )
+    return chain
+
+
+def _ancestors(con, key: str | None) -> list[dict]:
+    hops: list[dict] = []
+    seen = set()
+    while key and key not in seen and len(hops) < MAX_HOPS:
+        seen.add(key)
+        s = _session(con, key)
+        if s is None:
+            break
+        hops.append(s)
+        key = s["parent_access_key_id"]
+    hops.reverse()
+    return hops
+
+
+def render(chain: Chain) -> str:
+    """Plain text for a terminal."""
+    o = chain.origin
+    lines = [f"chain for {chain.query} (matched {chain.matched})"]
+    if o:
+        where = f" from {o['source_ip']}" if o.get("source_ip") else ""
+        note = "" if o.get("complete") else "  (its issuing assume was not ingested)"
+        lines.append(f"origin  {o['type']} {o['identity']} (account {o['account']}){where}{note}")
+    for i, h in enumerate(chain.hops + ([chain.failed_hop] if chain.failed_hop else []), 1):
+        t = jsonable(h["issued_at"])
+        lines.append(
+            f"hop {i}   {t}  {h.get('caller_account')} -> {h.get('role_arn')}  session {h.get('role_session_name')!r}"
+        )
+        lines.append(
+            f"        source identity {h.get('source_identity') or '-'}  from {h.get('source_ip')}"
+            f"  agent {h.get('user_agent')!r}  event {h.get('issuing_eventid')}"
+        )
+        if h.get("error_code"):
+            lines.append(f"        DENIED {h['error_code']}: {h.get('error_message') or ''}")
+        elif h.get("access_key_id"):
+            lines.append(f"        issued key {h['access_key_id']}")
+    if chain.event:
+        e = chain.event
+        lines.append(
+            f"event   {jsonable(e['eventtime'])} {e['eventsource']} {e['eventname']}"
+            f"{' ' + e['errorcode'] if e.get('errorcode') else ''} by {e.get('caller_arn')}"
+        )
+    if chain.actions:
+        lines.append(f"actions of the last session ({chain.hops[-1]['access_key_id']}):")
+        for a in chain.actions:
+            err = f", {a['errors']} errors" if a["errors"] else ""
+            lines.append(
+                f"        {a['eventsource']} {a['eventname']} x{a['calls']}{err}"
+                f"  {jsonable(a['first_seen'])} .. {jsonable(a['last_seen'])}"
+            )
+    elif chain.hops and not chain.failed_hop:
+        lines.append("actions of the last session: none ingested")
+    return "\n".join(lines)
