@@ -1,0 +1,73 @@
+-- The first time in the baseline window that an account assumes a role in another account.
+-- Only judged once the role's account has $min_history_days of history before the call, so a
+-- first load does not call everything new.
+with calls as (
+    select *
+    from assume_role_calls
+    where is_cross_account
+      and succeeded
+      and caller_account is not null
+      and role_account is not null
+      and eventtime >= $baseline_start
+),
+
+history as (
+    select
+        *,
+        lag(eventtime) over (
+            partition by caller_account, role_account order by eventtime, eventid
+        ) as previous_time,
+        min(eventtime) over (partition by role_account) as role_account_first_seen
+    from calls
+),
+
+first_calls as (
+    select *
+    from history
+    where eventtime >= $window_start
+      and (previous_time is null or previous_time < eventtime - to_days($lookback_days))
+      and role_account_first_seen <= eventtime - to_days($min_history_days)
+      and not list_contains($expected_pairs, caller_account || '>' || role_account)
+      and not list_contains($expected_pairs, caller_account || '>' || role_arn)
+),
+
+-- the rest of the first day of a new pair belongs to the same alert
+same_day as (
+    select
+        h.*,
+        f.eventtime as pair_first_seen
+    from history as h
+    inner join first_calls as f
+        on h.caller_account = f.caller_account
+       and h.role_account = f.role_account
+       and h.eventtime >= f.eventtime
+       and h.eventtime < f.eventtime + interval 1 day
+)
+
+select
+    caller_account || '>' || role_account || '|' || strftime(min(pair_first_seen), '%Y-%m-%dT%H:%M:%S')
+        as dedup_key,
+    'medium' as severity,
+    'Account ' || caller_account || ' assumed a role in account ' || role_account || ' for the first time'
+        as title,
+    arg_min(role_arn, eventtime) as role_arn,
+    role_account as account_id,
+    caller_account,
+    arg_min(caller_arn, eventtime) as caller_arn,
+    arg_min(source_ip, eventtime) as source_ip,
+    arg_min(role_session_name, eventtime) as session_name,
+    arg_min(source_identity, eventtime) as source_identity,
+    arg_min(user_agent, eventtime) as user_agent,
+    min(eventtime) as first_seen,
+    max(eventtime) as last_seen,
+    count(distinct eventid) as event_count,
+    list(distinct eventid) as event_ids,
+    to_json({
+        'roles': list(distinct role_arn),
+        'baseline': {
+            'window_days': $lookback_days, 'key': 'caller account -> role account',
+            'history_required_days': $min_history_days
+        }
+    }) as details
+from same_day
+group by caller_account, role_account, pair_first_seen

@@ -1,0 +1,323 @@
+"""`roletrail detect`: run every enabled detector over the events new since the last detection.
+
+New events are the rows ingested after the previous run's watermark (`ingested_at`). Each
+detector reads from the earliest new event minus its baseline lookback, so an incremental run
+costs in proportion to the new data and the baselines' windows, not to the whole history.
+Each finding becomes an alert with a stable id (detector + the query's dedup key): running
+again over the same events updates the alert instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import hashlib
+import ipaddress
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from detectors.base import OUTPUT_COLUMNS, Detector
+from detectors.registry import all_detectors
+from pipeline.config import Config, Suppression
+from pipeline.storage import RoletrailError, init_db
+
+ALERT_FIELDS = [
+    "alert_id", "detector", "severity", "title", "role_arn", "account_id", "caller_account", "caller_arn",
+    "source_ip", "session_name", "source_identity", "user_agent", "first_seen", "last_seen", "event_count",
+    "event_ids", "details", "status", "suppression_reason", "created_at", "updated_at", "run_id",
+]  # fmt: skip
+OUTPUT_NAMES = [c for c, _ in OUTPUT_COLUMNS]
+SERVICE_NAME = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$")
+PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+MAX_EVENT_IDS = 200
+
+
+@lru_cache(maxsize=65536)
+def _networks(cidrs: tuple[str, ...]):
+    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+
+@lru_cache(maxsize=262144)
+def _ip_status(ip: str, cidrs: tuple[str, ...]) -> str:
+    text = ip.strip()
+    # AWS services call with their service name; "AWS Internal" is an AWS-side caller
+    if SERVICE_NAME.match(text) or text in ("AWS Internal", "&AWS; Internal"):
+        return "service"
+    nets = _networks(cidrs)
+    status = "known"
+    for part in (p.strip() for p in text.split(",")):
+        try:
+            addr = ipaddress.ip_address(part.split("%", 1)[0])
+        except ValueError:
+            return "malformed"
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+            addr = addr.ipv4_mapped
+        if not any(addr.version == n.version and addr in n for n in nets):
+            status = "unknown"
+    return status
+
+
+def ip_status(ip: str | None, cidrs: list[str] | None) -> str | None:
+    """'known', 'unknown', 'malformed' or 'service' for a sourceIPAddress value."""
+    if ip is None:
+        return None
+    return _ip_status(ip, tuple(cidrs or ()))
+
+
+def register_functions(con) -> None:
+    from duckdb.sqltypes import VARCHAR
+
+    try:
+        con.create_function("roletrail_ip_status", ip_status, [VARCHAR, "VARCHAR[]"], VARCHAR)
+    except Exception as e:  # already registered on this connection
+        if "already" not in str(e).lower():
+            raise
+
+
+def detector_params(det: Detector, cfg: Config) -> dict:
+    values = det.defaults()
+    for key, value in cfg.detectors.get(det.id, {}).items():
+        if key == "enabled":
+            continue
+        param = next((p for p in det.params if p.name == key), None)
+        if param is None:
+            raise RoletrailError(f"config [detectors.{det.id}]: unknown key {key!r}")
+        try:
+            values[key] = param.validate(value)
+        except ValueError as e:
+            raise RoletrailError(f"config [detectors.{det.id}]: {e}") from None
+    return values
+
+
+def validate_config(cfg: Config) -> None:
+    ids = {d.id for d in all_detectors()}
+    for name, section in cfg.detectors.items():
+        if name not in ids:
+            raise RoletrailError(
+                f"config: unknown detector [detectors.{name}] (known: {', '.join(sorted(ids))})"
+            )
+        if "enabled" in section and not isinstance(section["enabled"], bool):
+            raise RoletrailError(f"config [detectors.{name}]: enabled must be true or false")
+    for s in cfg.suppressions:
+        if s.detector not in ids:
+            raise RoletrailError(f"config: suppression names unknown detector {s.detector!r}")
+    for d in all_detectors():
+        detector_params(d, cfg)
+
+
+def enabled(cfg: Config) -> list[Detector]:
+    return [d for d in all_detectors() if cfg.detectors.get(d.id, {}).get("enabled", True)]
+
+
+def run_query(con, det: Detector, cfg: Config, window_start: dt.datetime) -> list[dict]:
+    """One detector's findings (OUTPUT_COLUMNS as dicts) for events from window_start on."""
+    params = detector_params(det, cfg)
+    required = cfg.source_identity.required
+    bind = {
+        "window_start": window_start,
+        "baseline_start": window_start - det.lookback,
+        "lookback_days": det.lookback.days,
+        "known_cidrs": list(cfg.network.known_cidrs),
+        "required_role_globs": list(required.keys()),
+        "required_identity_globs": list(required.values()),
+        **{k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
+    }
+    sql = det.sql
+    used = set(PARAM.findall(sql))
+    missing = used - bind.keys()
+    if missing:
+        raise RoletrailError(f"detector {det.id} uses unknown parameters {sorted(missing)}")
+    cur = con.execute(sql, {k: v for k, v in bind.items() if k in used})
+    columns = [d[0] for d in cur.description]
+    if columns != OUTPUT_NAMES:
+        raise RoletrailError(f"detector {det.id} returns {columns}, not the output columns {OUTPUT_NAMES}")
+    rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
+    if det.postprocess is not None:
+        rows = det.postprocess(con, rows, params)
+    return rows
+
+
+def alert_id(detector_id: str, dedup_key: str) -> str:
+    return hashlib.sha256(f"{detector_id}\x00{dedup_key}".encode()).hexdigest()[:20]
+
+
+def suppression_for(det_id: str, row: dict, rules: list[Suppression], today: dt.date) -> Suppression | None:
+    for s in rules:
+        if s.detector != det_id or s.expires < today:
+            continue
+        if s.role_arn and not fnmatch.fnmatchcase(row.get("role_arn") or "", s.role_arn):
+            continue
+        if s.account and s.account not in (row.get("account_id"), row.get("caller_account")):
+            continue
+        if s.session_name and not fnmatch.fnmatchcase(row.get("session_name") or "", s.session_name):
+            continue
+        if s.source_ip:
+            net = ipaddress.ip_network(s.source_ip, strict=False)
+            ips = [p.strip() for p in (row.get("source_ip") or "").split(",")]
+            try:
+                if not ips or not all(ipaddress.ip_address(ip) in net for ip in ips):
+                    continue
+            except ValueError:
+                continue
+        return s
+    return None
+
+
+@dataclass
+class DetectSummary:
+    run_id: str
+    events_new: int = 0
+    window_start: dt.datetime | None = None
+    new_alerts: list[dict] = field(default_factory=list)
+    updated: int = 0
+    suppressed: int = 0
+    per_detector: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        if not self.events_new:
+            return ["no new events since the last detection"]
+        opened = [a for a in self.new_alerts if a["status"] == "open"]
+        return [
+            f"{self.events_new} new events from {self.window_start:%Y-%m-%d %H:%M}; "
+            f"{len(opened)} new alerts, {self.updated} updated, {self.suppressed} suppressed "
+            f"in {self.seconds:.2f} s"
+        ] + [f"  {d}: {n} findings" for d, n in sorted(self.per_detector.items()) if n]
+
+
+def detect(con, cfg: Config, now: dt.datetime | None = None, full: bool = False) -> DetectSummary:
+    """Run the enabled detectors over new events (all events with full=True). Caller holds the lock."""
+    started = time.monotonic()
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    init_db(con)
+    validate_config(cfg)
+    register_functions(con)
+    run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    summary = DetectSummary(run_id)
+    (watermark,) = con.execute("select max(watermark) from detection_runs").fetchall()[0]
+    if full:
+        watermark = None
+    window_start, events_new, new_watermark = con.execute(
+        """select min(eventtime), count(*), max(ingested_at) from cloudtrail_logs
+           where $wm::timestamp is null or ingested_at > $wm""",
+        {"wm": watermark},
+    ).fetchall()[0]
+    summary.events_new = events_new
+    summary.window_start = window_start
+    findings: list[tuple[Detector, dict]] = []
+    if events_new:
+        for det in enabled(cfg):
+            rows = run_query(con, det, cfg, window_start)
+            summary.per_detector[det.id] = len(rows)
+            findings += [(det, r) for r in rows]
+    con.execute("begin transaction")
+    try:
+        _record(con, findings, cfg, summary, now)
+        summary.seconds = time.monotonic() - started
+        con.execute(
+            "insert into detection_runs values ($run, $start, $now, $wm, $n, $ws, $new, $upd, $sup, $secs)",
+            {
+                "run": run_id,
+                "start": now,
+                "now": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "wm": new_watermark or watermark,
+                "n": events_new,
+                "ws": window_start,
+                "new": sum(1 for a in summary.new_alerts if a["status"] == "open"),
+                "upd": summary.updated,
+                "sup": summary.suppressed,
+                "secs": summary.seconds,
+            },
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return summary
+
+
+def _record(con, findings, cfg: Config, summary: DetectSummary, now: dt.datetime) -> None:
+    if not findings:
+        return
+    by_id: dict[str, tuple[Detector, dict]] = {}
+    for det, row in findings:
+        by_id[alert_id(det.id, row["dedup_key"])] = (det, row)
+    existing = {
+        r[0]: r
+        for r in con.execute(
+            "select alert_id, event_ids, event_count, first_seen, last_seen, status from alerts "
+            "where list_contains($ids, alert_id)",
+            {"ids": list(by_id)},
+        ).fetchall()
+    }
+    today = now.date()
+    for aid, (det, row) in by_id.items():
+        ids = list(row["event_ids"] or [])
+        details = row["details"]
+        if det.baseline:
+            d = json.loads(details) if isinstance(details, str) else dict(details or {})
+            d.setdefault("baseline_description", det.baseline)
+            details = json.dumps(d, default=str)
+        if aid in existing:
+            _, old_ids, old_count, first, last, status = existing[aid]
+            merged = list(dict.fromkeys(list(old_ids or []) + ids))[:MAX_EVENT_IDS]
+            con.execute(
+                """update alerts set event_ids = $ids, event_count = $count, first_seen = $first,
+                   last_seen = $last, details = $details, severity = $severity, title = $title,
+                   updated_at = $now where alert_id = $id""",
+                {
+                    "ids": merged,
+                    "count": max(old_count or 0, row["event_count"] or 0, len(merged)),
+                    "first": min(first, row["first_seen"]),
+                    "last": max(last, row["last_seen"]),
+                    "details": details,
+                    "severity": row["severity"] or det.severity,
+                    "title": row["title"],
+                    "now": now,
+                    "id": aid,
+                },
+            )
+            summary.updated += 1
+            continue
+        rule = suppression_for(det.id, row, cfg.suppressions, today)
+        alert = {
+            "alert_id": aid,
+            "detector": det.id,
+            "severity": row["severity"] or det.severity,
+            **{k: row[k] for k in OUTPUT_NAMES if k not in ("dedup_key", "severity", "details", "event_ids")},
+            "event_ids": ids[:MAX_EVENT_IDS],
+            "details": details,
+            "status": "suppressed" if rule else "open",
+            "suppression_reason": rule.reason if rule else None,
+            "created_at": now,
+            "updated_at": now,
+            "run_id": summary.run_id,
+        }
+        con.execute(
+            f"insert into alerts ({', '.join(ALERT_FIELDS)}) values ({', '.join('$' + f for f in ALERT_FIELDS)})",
+            alert,
+        )
+        summary.suppressed += bool(rule)
+        summary.new_alerts.append(alert)
+
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+
+
+def alert_rows(alerts: list[dict]) -> tuple[list[str], list[tuple]]:
+    """Alerts as printable rows (DESIGN.md's jsonl fields first)."""
+    cols = [
+        "alert_id", "detector", "severity", "title", "role_arn", "account_id", "first_seen", "last_seen",
+        "event_count", "event_ids", "details", "caller_account", "caller_arn", "source_ip", "session_name",
+        "source_identity", "status",
+    ]  # fmt: skip
+    ordered = sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a["severity"], 9), a["first_seen"]))
+    rows = []
+    for a in ordered:
+        d = a["details"]
+        rows.append(tuple(json.loads(d) if c == "details" and isinstance(d, str) else a.get(c) for c in cols))
+    return cols, rows
