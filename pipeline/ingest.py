@@ -34,7 +34,7 @@ from pipeline.sources import ObjectRef, open_source, skip_reason
 from pipeline.storage import RoletrailError, init_db
 
 BATCH_BYTES = 64 * 1024 * 1024
-BATCH_FILES = int(os.environ.get("ROLETRAIL_BATCH_FILES", "2000"))
+BATCH_FILES = int(os.environ.get("ROLETRAIL_BATCH_FILES", "10000"))
 LIST_CHUNK = 5000
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -143,7 +143,6 @@ class Loader:
         self.tmpdir = tempfile.mkdtemp(prefix="roletrail-")
         self.paths = list(schema.CHECKED_OBJECTS)
         self.known = [sorted(v) for v in schema.CHECKED_OBJECTS.values()]
-        self.transform = schema.transform_schema()
         self.columns = schema.column_expressions("s")
         self.columns["eventid"] = "eventid"  # computed in _cand: derived when the record has none
 
@@ -200,7 +199,7 @@ class Loader:
                 from _files where recs is not null
             ),
             parsed as (
-                select f, idx, rec, json_transform(rec, $schema) as s, hash(rec) as h,
+                select f, idx, rec, roletrail_parse_record(rec) as s, hash(rec) as h,
                        json_keys(rec, $paths) as ks
                 from recs
             ),
@@ -223,19 +222,19 @@ class Loader:
                     or not list_has_all($known[5], coalesce(ks[5], []))
                     or not list_has_all($known[6], coalesce(ks[6], [])) as needs_raw
             from timed""",
-            {"schema": self.transform, "paths": self.paths, "known": self.known},
+            {"paths": self.paths, "known": self.known},
         )
         con.execute(
             """create or replace temp table _cand as
             with good as (
                 select *,
-                    coalesce(s."eventID", regexp_replace(md5(rec),
-                        '^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\1-\\2-\\3-\\4-\\5')) as eventid,
+                    case when s."eventID" is null then regexp_replace(md5(rec),
+                        '^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\1-\\2-\\3-\\4-\\5') else s."eventID" end as eventid,
                     s."recipientAccountId" as recipientaccountid
                 from _staged where reason is null
             ),
             ranked as (
-                select *, row_number() over (partition by eventid, recipientaccountid, h order by f, idx) as copy_no
+                select *, row_number() over (partition by h, eventid order by f, idx) as copy_no
                 from good
             )
             select r.*, copy_no = 1 and not exists (
@@ -447,15 +446,23 @@ def ingest(
     init_db(con)
     quarantine_dir = quarantine_dir or Path(tempfile.gettempdir()) / "roletrail-quarantine"
     loader = Loader(con, run_id, summary, quarantine_dir, source.uri)
-    workers = workers or (16 if source_uri.startswith("s3://") else 4)
+    remote = source_uri.startswith("s3://")
+    # S3: many concurrent GETs hide latency. Local: one reader thread is fastest (per-file work
+    # is GIL-bound); it overlaps with DuckDB, which releases the GIL while it loads a batch.
+    workers = workers or (16 if remote else 1)
+    per_task = 4 if remote else 256
     progress = progress or Progress()
 
-    def prepare(ref: ObjectRef) -> Prepared:
-        try:
-            data = source.fetch(ref)
-        except Exception as e:  # network, permissions: not the file's fault, retried next run
-            return Prepared(ref, fetch_error=f"{type(e).__name__}: {e}")
-        return decode(ref, data)
+    def prepare(refs: list[ObjectRef]) -> list[Prepared]:
+        out = []
+        for ref in refs:
+            try:
+                data = source.fetch(ref)
+            except Exception as e:  # network, permissions: not the file's fault, retried next run
+                out.append(Prepared(ref, fetch_error=f"{type(e).__name__}: {e}"))
+                continue
+            out.append(decode(ref, data))
+        return out
 
     batch: list[Prepared] = []
     skipped: list[ObjectRef] = []
@@ -475,20 +482,22 @@ def ingest(
                 summary.objects_listed += len(chunk)
                 fresh = new_objects(con, chunk)
                 summary.objects_new += len(fresh)
+                wanted = []
                 for ref in fresh:
-                    if skip_reason(ref.key):
-                        skipped.append(ref)
-                        continue
-                    inflight.append(pool.submit(prepare, ref))
+                    (skipped if skip_reason(ref.key) else wanted).append(ref)
+                for task in chunks(wanted, per_task):
+                    inflight.append(pool.submit(prepare, task))
                     # bounded read-ahead: memory does not grow with the number of objects
                     while len(inflight) > workers * 4:
-                        batch_bytes += _take(inflight.popleft().result(), batch, summary)
-                        if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_FILES:
-                            flush()
+                        for p in inflight.popleft().result():
+                            batch_bytes += _take(p, batch, summary)
+                            if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_FILES:
+                                flush()
             while inflight:
-                batch_bytes += _take(inflight.popleft().result(), batch, summary)
-                if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_FILES:
-                    flush()
+                for p in inflight.popleft().result():
+                    batch_bytes += _take(p, batch, summary)
+                    if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_FILES:
+                        flush()
             flush()
     finally:
         loader.close()

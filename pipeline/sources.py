@@ -8,6 +8,7 @@ delimiter listings and then lists only the matching day prefixes, never the whol
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,23 +83,28 @@ class LocalSource:
 
     def list(self, since=None, until=None) -> Iterator[ObjectRef]:
         if self.root.is_file():
-            paths = [self.root]
-            base = self.root.parent
-        else:
-            base = self.root
-            paths = sorted(p for p in self.root.rglob("*") if p.is_file())
-        for p in paths:
-            key = p.relative_to(base).as_posix()
-            if not in_range(key, since, until):
-                continue
-            st = p.stat()
-            yield ObjectRef(
-                uri=str(p),
-                key=key,
-                etag=f"{st.st_size}-{st.st_mtime_ns}",
-                size=st.st_size,
-                last_modified=dt.datetime.fromtimestamp(st.st_mtime, dt.UTC).replace(tzinfo=None),
-            )
+            yield self._ref(str(self.root), self.root.name, os.stat(self.root))
+            return
+        base = str(self.root)
+        for folder, dirs, _ in os.walk(base):
+            dirs.sort()
+            rel = os.path.relpath(folder, base)
+            with os.scandir(folder) as entries:
+                files = sorted((e for e in entries if e.is_file()), key=lambda e: e.name)
+            for e in files:
+                key = e.name if rel == "." else f"{rel}/{e.name}"
+                if in_range(key, since, until):
+                    yield self._ref(e.path, key, e.stat())
+
+    @staticmethod
+    def _ref(path: str, key: str, st: os.stat_result) -> ObjectRef:
+        return ObjectRef(
+            uri=path,
+            key=key,
+            etag=f"{st.st_size}-{st.st_mtime_ns}",
+            size=st.st_size,
+            last_modified=dt.datetime.fromtimestamp(st.st_mtime, dt.UTC).replace(tzinfo=None),
+        )
 
     def fetch(self, ref: ObjectRef) -> bytes:
         return Path(ref.uri).read_bytes()
