@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sys
 
 import click
@@ -62,6 +63,8 @@ def main():
 
     CloudTrail logs from S3 into DuckDB, SQL views over AssumeRole, detectors and alerts.
     """
+    # the commands print their own summaries; library log records would repeat them
+    logging.getLogger("roletrail").addHandler(logging.NullHandler())
 
 
 @main.command()
@@ -188,6 +191,62 @@ def detect(db, config_path, fmt, full):
         output.write_rows(cols, rows, fmt)
     for line in summary.lines():
         click.echo(f"detect: {line}", err=True)
+
+
+@main.command()
+@db_option
+@config_option
+@click.option("--retry-failed", is_flag=True, help="Give deliveries that gave up another chance.")
+def notify(db, config_path, retry_failed):
+    """Deliver alerts not yet delivered to each configured destination (Slack, email).
+
+    A failed delivery stays pending and is retried by the next run, with backoff.
+
+    Example: ROLETRAIL_SLACK_WEBHOOK=https://hooks.slack.com/services/... roletrail notify
+    """
+    from pipeline import notify as notify_mod
+
+    cfg = config_mod.load(config_path)
+    db = config_mod.db_path(db, cfg)
+    with storage.exclusive(db, "notify"):
+        con = storage.connect(db)
+        try:
+            storage.init_db(con)
+            summary = notify_mod.notify(con, cfg, retry_failed=retry_failed)
+        finally:
+            con.close()
+    for line in summary.lines():
+        click.echo(line if line.startswith("notify") else f"notify: {line}", err=True)
+
+
+@main.command()
+@config_option
+@db_option
+@format_option
+def run(config_path, db, fmt):
+    """The scheduled job: ingest ([source] uri), detect, notify.
+
+    One line per stage on stderr (JSON when not a terminal); the new alerts on stdout.
+    Exit status 0 when the job did its work, alerts or not; 1 when a stage failed; 75 when
+    another run still holds the database.
+
+    Example: */15 * * * * roletrail run --config /etc/roletrail.toml
+    """
+    from pipeline import detect as detect_mod
+    from pipeline.job import StageLog, run_job
+
+    cfg = config_mod.load(config_path)
+    db = config_mod.db_path(db, cfg)
+    with storage.exclusive(db, "run"):
+        result = run_job(cfg, db, StageLog())
+    cols, rows = detect_mod.alert_rows(result.new_alerts)
+    if rows:
+        if fmt == "table":
+            cols, rows = cols[:9], [r[:9] for r in rows]
+        output.write_rows(cols, rows, fmt)
+    if not result.ok:
+        failed = [s["stage"] for s in result.stages if s["status"] == "failed"]
+        raise RoletrailError(f"stage{'s' if len(failed) > 1 else ''} failed: {', '.join(failed)}")
 
 
 @main.command("detectors")

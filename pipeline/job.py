@@ -1,0 +1,110 @@
+"""`roletrail run`: ingest (source from config), detect, notify — the job cron calls.
+
+Each stage reads what the one before wrote to the database, so a failed stage does not stop
+the later ones from doing what they can (a failed ingest still lets pending alerts go out);
+the exit status says a stage failed. One line per stage goes to stderr: readable on a
+terminal, one JSON object per line otherwise (cron, systemd journal).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+
+from pipeline import config as config_mod
+from pipeline import storage
+from pipeline.storage import RoletrailError
+
+
+@dataclass
+class JobResult:
+    stages: list[dict] = field(default_factory=list)
+    new_alerts: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s["status"] != "failed" for s in self.stages)
+
+
+class StageLog:
+    def __init__(self, stream=None, machine: bool | None = None):
+        self.stream = stream or sys.stderr
+        self.machine = (not self.stream.isatty()) if machine is None else machine
+
+    def emit(self, record: dict) -> None:
+        if self.machine:
+            self.stream.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
+        else:
+            extra = " ".join(f"{k}={v}" for k, v in record.items() if k not in ("stage", "status", "message"))
+            self.stream.write(
+                f"run: {record['stage']}: {record['status']}  {record.get('message', '')}  {extra}\n"
+            )
+        self.stream.flush()
+
+
+def run_job(cfg, db: str, log: StageLog, today: dt.date | None = None) -> JobResult:
+    """The scheduled job. The caller holds the database lock."""
+    from pipeline.detect import detect
+    from pipeline.ingest import Progress, ingest
+    from pipeline.notify import notify
+
+    result = JobResult()
+    con = storage.connect(db)
+    try:
+        storage.init_db(con)
+
+        def stage(name, fn):
+            started = time.monotonic()
+            try:
+                record = {"stage": name, "status": "ok", **fn()}
+            except RoletrailError as e:
+                record = {"stage": name, "status": "failed", "message": str(e)}
+            except Exception as e:  # a stage's crash is reported; the next stages still run
+                record = {"stage": name, "status": "failed", "message": f"{type(e).__name__}: {e}"}
+            record["seconds"] = round(time.monotonic() - started, 3)
+            result.stages.append(record)
+            log.emit(record)
+
+        def do_ingest():
+            if not cfg.source.uri:
+                return {"status": "skipped", "message": "no [source] uri in the config"}
+            since = None
+            if cfg.source.lookback_days:
+                since = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(
+                    days=cfg.source.lookback_days
+                )
+            s = ingest(con, cfg.source.uri, since=since, quarantine_dir=config_mod.quarantine_dir(cfg, db),
+                       progress=Progress(enabled=False))  # fmt: skip
+            return {
+                "message": s.lines()[0],
+                "objects_new": s.objects_new,
+                "objects_quarantined": s.objects_quarantined,
+                "records_loaded": s.records_loaded,
+                "duplicates_dropped": s.duplicates_dropped,
+                "fetch_failures": s.objects_failed,
+            }
+
+        def do_detect():
+            s = detect(con, cfg)
+            result.new_alerts = [a for a in s.new_alerts if a["status"] == "open"]
+            return {"message": s.lines()[0], "events_new": s.events_new, "alerts_new": len(result.new_alerts),
+                    "alerts_updated": s.updated, "alerts_suppressed": s.suppressed}  # fmt: skip
+
+        def do_notify():
+            s = notify(con, cfg)
+            failures = sum(d.failures for d in s.destinations)
+            out = {"message": "; ".join(s.lines()), "alerts_sent": s.alerts_sent, "destinations": s.as_dict()}
+            if failures:
+                # delivery failures are retried next run: reported, not a failed job
+                out["status"] = "retrying"
+            return out
+
+        stage("ingest", do_ingest)
+        stage("detect", do_detect)
+        stage("notify", do_notify)
+    finally:
+        con.close()
+    return result
