@@ -39,10 +39,8 @@ extracted as (
             json_extract_string(requestparameters, '$.roleSessionName'),
             regexp_extract(json_extract_string(responseelements, '$.assumedRoleUser.arn'), '/([^/]+)$', 1)
         ) as role_session_name,
-        coalesce(
-            json_extract_string(requestparameters, '$.sourceIdentity'),
-            json_extract_string(responseelements, '$.sourceIdentity')
-        ) as requested_source_identity,
+        json_extract_string(requestparameters, '$.sourceIdentity') as requested_source_identity,
+        json_extract_string(responseelements, '$.sourceIdentity') as issued_source_identity,
         json_extract(requestparameters, '$.tags') as session_tags,
         json_extract(requestparameters, '$.transitiveTagKeys') as transitive_tag_keys,
         try_cast(json_extract_string(requestparameters, '$.durationSeconds') as integer) as duration_seconds,
@@ -64,8 +62,9 @@ final as (
         regexp_extract(role_arn_text, '^arn:aws[a-z-]*:iam::([0-9]{12}):role/', 1) as role_account,
         regexp_extract(role_arn_text, '/([^/]+)$', 1) as role_name,
         -- sourceIdentity is carried through a chain and cannot be changed
-        coalesce(requested_source_identity, caller_source_identity) as source_identity,
-        requested_source_identity is null and caller_source_identity is not null as source_identity_inherited,
+        coalesce(requested_source_identity, issued_source_identity, caller_source_identity) as source_identity,
+        requested_source_identity is null
+            and coalesce(issued_source_identity, caller_source_identity) is not null as source_identity_inherited,
         error_code is null as succeeded,
         caller_type = 'AWSAccount' as is_owner_copy,
         coalesce(

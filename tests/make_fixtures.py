@@ -164,7 +164,6 @@ def missing_source_identity():
 
 def unknown_source_ip():
     d = "unknown_source_ip"
-    alice = user()
     rng = random.Random(11)
 
     def one(ip, account=CI, **kw):
