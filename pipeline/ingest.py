@@ -36,6 +36,8 @@ from pipeline.storage import RoletrailError, init_db
 BATCH_BYTES = 64 * 1024 * 1024
 BATCH_FILES = int(os.environ.get("ROLETRAIL_BATCH_FILES", "10000"))
 LIST_CHUNK = 5000
+STREAMS = max(2, min(8, os.cpu_count() or 2))
+TASK_BYTES = 2 * 1024 * 1024  # compressed bytes one fetch task reads (~20 MB of JSON)
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
@@ -116,8 +118,8 @@ def decode(ref: ObjectRef, data: bytes) -> Prepared:
     return Prepared(ref, doc=doc, original=raw)
 
 
-def diagnose(doc: bytes) -> str:
-    """Why DuckDB rejected a document (only called for the rare bad file)."""
+def diagnose(doc: bytes) -> str | None:
+    """Why a document gave no rows (only called for the rare such file); None: it has no records."""
     try:
         obj = json.loads(doc)
     except (ValueError, RecursionError) as e:
@@ -128,6 +130,8 @@ def diagnose(doc: bytes) -> str:
         return "not a CloudTrail log document: no Records array"
     if not isinstance(obj["Records"], list):
         return "not a CloudTrail log document: Records is not an array"
+    if not obj["Records"]:
+        return None  # a valid, empty log file
     return "unreadable JSON document"
 
 
@@ -163,40 +167,48 @@ class Loader:
 
     def load(self, batch: list[Prepared], skipped: list[ObjectRef]) -> None:
         good = [p for p in batch if p.doc is not None]
-        stream = Path(self.tmpdir) / "batch.ndjson"
-        with open(stream, "wb") as out:
+        # DuckDB parallelises read_json across files, not within one: one stream per thread
+        total = sum(len(p.doc) for p in good)
+        parts = max(1, min(STREAMS, len(good), total // (4 * 1024 * 1024) + 1))
+        streams = [Path(self.tmpdir) / f"batch-{n}.ndjson" for n in range(parts)]
+        outs = [open(path, "wb") for path in streams]  # noqa: SIM115 (closed just below)
+        try:
+            sizes = [0] * parts
             for i, p in enumerate(good):
-                out.write(b'{"f":%d,"d":' % i)
-                out.write(p.doc)
-                out.write(b"}\n")
+                n = sizes.index(min(sizes))
+                outs[n].write(b'{"f":%d,"d":' % i)
+                outs[n].write(p.doc)
+                outs[n].write(b"}\n")
+                sizes[n] += len(p.doc)
+        finally:
+            for out in outs:
+                out.close()
         con = self.con
+        con.execute("set preserve_insertion_order = false")
         con.execute("begin transaction")
         try:
-            per_file = self._load_stream(stream, good) if good else {}
+            per_file = self._load_stream(streams, good) if good else {}
             self._write_manifest(batch, good, per_file, skipped)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
         finally:
-            stream.unlink(missing_ok=True)
+            for path in streams:
+                path.unlink(missing_ok=True)
 
-    def _load_stream(self, stream: Path, good: list[Prepared]) -> dict[int, tuple]:
+    def _load_stream(self, streams: list[Path], good: list[Prepared]) -> dict[int, tuple]:
         con = self.con
-        con.execute(
-            """create or replace temp table _files as
-            select f, d."Records" as recs
-            from read_json(?, format = 'newline_delimited', records = true, ignore_errors = true,
-                           maximum_object_size = 2147483647,
-                           columns = {'f': 'INTEGER', 'd': 'STRUCT("Records" JSON[])'})
-            where f is not null""",
-            [str(stream)],
-        )
+        # read, split into records and parse in one pass; a file that yields no rows (an empty
+        # Records array, or a document DuckDB could not read) is diagnosed in Python
         con.execute(
             """create or replace temp table _staged as
             with recs as (
-                select f, unnest(recs) as rec, unnest(range(len(recs))) as idx
-                from _files where recs is not null
+                select f, unnest(d."Records") as rec, unnest(range(len(d."Records"))) as idx
+                from read_json($stream, format = 'newline_delimited', records = true, ignore_errors = true,
+                               maximum_object_size = $max_line,
+                               columns = {'f': 'INTEGER', 'd': 'STRUCT("Records" JSON[])'})
+                where f is not null
             ),
             parsed as (
                 select f, idx, rec, roletrail_parse_record(rec) as s, hash(rec) as h,
@@ -222,14 +234,21 @@ class Loader:
                     or not list_has_all($known[5], coalesce(ks[5], []))
                     or not list_has_all($known[6], coalesce(ks[6], [])) as needs_raw
             from timed""",
-            {"paths": self.paths, "known": self.known},
+            {
+                "stream": [str(p) for p in streams],
+                "paths": self.paths,
+                "known": self.known,
+                # the reader allocates buffers of this size: the longest line, not a fixed 2 GB
+                "max_line": max(16 << 20, 2 * max(len(p.doc) for p in good) + 1024),
+            },
         )
+        # only the keys: the wide columns (rec, s) stay in _staged and are read once, by the insert
         con.execute(
             """create or replace temp table _cand as
             with good as (
-                select *,
-                    case when s."eventID" is null then regexp_replace(md5(rec),
-                        '^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\1-\\2-\\3-\\4-\\5') else s."eventID" end as eventid,
+                select f, idx, h, ts, s."eventID" is null as derived,
+                    coalesce(s."eventID", regexp_replace(md5(rec),
+                        '^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\1-\\2-\\3-\\4-\\5')) as eventid,
                     s."recipientAccountId" as recipientaccountid
                 from _staged where reason is null
             ),
@@ -237,7 +256,7 @@ class Loader:
                 select *, row_number() over (partition by h, eventid order by f, idx) as copy_no
                 from good
             )
-            select r.*, copy_no = 1 and not exists (
+            select r.* exclude (copy_no), copy_no = 1 and not exists (
                     select 1 from cloudtrail_logs t
                     where t.record_hash = r.h and t.eventid = r.eventid and t.eventtime = r.ts
                       and t.recipientaccountid is not distinct from r.recipientaccountid
@@ -246,7 +265,7 @@ class Loader:
         )
         # different records sharing an event id: kept, and counted (hand-edited samples do this)
         collisions = con.execute(
-            """with new as (select * from _cand where is_new and s."eventID" is not null)
+            """with new as (select * from _cand where is_new and not derived)
             select count(*) from (
                 select eventid, h, row_number() over (partition by eventid order by f, idx) as n from new
             ) x
@@ -257,10 +276,11 @@ class Loader:
         con.execute(
             f"""insert into cloudtrail_logs ({cols}, eventtime, raw_record, source_key, record_index,
                     record_hash, eventid_derived, ingested_at)
-            select {exprs}, ts, case when needs_raw then rec end,
-                   $uris[f + 1], idx, h, s."eventID" is null, $now
-            from _cand where is_new
-            order by ts""",
+            select {exprs}, st.ts, case when needs_raw then rec end,
+                   $uris[f + 1], idx, st.h, c.derived, $now
+            from _staged st join _cand c using (f, idx)
+            where c.is_new
+            order by st.ts""",
             {"uris": [p.ref.uri for p in good], "now": _utcnow()},
         )
         con.execute(
@@ -270,12 +290,15 @@ class Loader:
             {"uris": [p.ref.uri for p in good], "run": self.run_id, "now": _utcnow()},
         )
         rows = con.execute(
-            """select f.f, coalesce(len(f.recs), -1),
-                count(c.idx) filter (where c.is_new),
-                count(c.idx) filter (where not c.is_new),
-                (select count(*) from _staged q where q.f = f.f and q.reason is not null)
-            from _files f left join _cand c on c.f = f.f
-            group by f.f, f.recs"""
+            """with files as (select f, count(*) as n from _staged group by f),
+            cand as (
+                select f, count(*) filter (where is_new) as loaded, count(*) filter (where not is_new) as dups
+                from _cand group by f
+            ),
+            bad as (select f, count(*) as n from _staged where reason is not null group by f)
+            select files.f, files.n, coalesce(cand.loaded, 0), coalesce(cand.dups, 0),
+                   coalesce(bad.n, 0)
+            from files left join cand on cand.f = files.f left join bad on bad.f = files.f"""
         ).fetchall()
         reasons = con.execute(
             "select reason, count(*) from _staged where reason is not null group by 1"
@@ -293,8 +316,9 @@ class Loader:
         for p in batch:
             i = index.get(id(p))
             counts = per_file.get(i) if i is not None else None
-            if p.error is None and (counts is None or counts[0] < 0):
+            if p.error is None and counts is None:
                 p.error = diagnose(p.doc) if p.doc is not None else "unreadable"
+                counts = (0, 0, 0, 0)
             if p.error is not None:
                 path = self.keep(p)
                 s.objects_quarantined += 1
@@ -387,6 +411,20 @@ def new_objects(con, refs: list[ObjectRef]) -> list[ObjectRef]:
     return [r for r in refs if r.uri in wanted]
 
 
+def sized_chunks(refs: list[ObjectRef], n: int, max_bytes: int) -> Iterator[list[ObjectRef]]:
+    """Groups of at most n objects and about max_bytes (compressed) each."""
+    buf: list[ObjectRef] = []
+    size = 0
+    for r in refs:
+        if buf and (len(buf) >= n or size + r.size > max_bytes):
+            yield buf
+            buf, size = [], 0
+        buf.append(r)
+        size += r.size
+    if buf:
+        yield buf
+
+
 def chunks(it: Iterable, n: int) -> Iterator[list]:
     buf = []
     for x in it:
@@ -444,6 +482,8 @@ def ingest(
     source = open_source(source_uri)
     summary = IngestSummary(source=source.uri, run_id=run_id)
     init_db(con)
+    con.execute("set checkpoint_threshold = '1GB'")
+    con.execute("set memory_limit = '1500MB'")  # peak memory stays flat whatever the batch and history
     quarantine_dir = quarantine_dir or Path(tempfile.gettempdir()) / "roletrail-quarantine"
     loader = Loader(con, run_id, summary, quarantine_dir, source.uri)
     remote = source_uri.startswith("s3://")
@@ -485,10 +525,10 @@ def ingest(
                 wanted = []
                 for ref in fresh:
                     (skipped if skip_reason(ref.key) else wanted).append(ref)
-                for task in chunks(wanted, per_task):
+                for task in sized_chunks(wanted, per_task, TASK_BYTES):
                     inflight.append(pool.submit(prepare, task))
                     # bounded read-ahead: memory does not grow with the number of objects
-                    while len(inflight) > workers * 4:
+                    while len(inflight) > workers * 2:
                         for p in inflight.popleft().result():
                             batch_bytes += _take(p, batch, summary)
                             if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_FILES:
@@ -502,6 +542,8 @@ def ingest(
     finally:
         loader.close()
         progress.close()
+    # batches commit to the write-ahead log; one checkpoint at the end instead of one per batch
+    con.execute("checkpoint")
     summary.seconds = time.monotonic() - started
     con.execute(
         "insert or replace into ingest_runs values ($run, $source, $start, $end, $listed, $new, $loaded, "
