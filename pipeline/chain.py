@@ -44,7 +44,8 @@ class Chain:
         return {
             "type": first.get("caller_type"),
             "identity": ident or first.get("caller_principal_id"),
-            "account": first.get("caller_account"),
+            # federated users have no account of their own: they arrive in the role's account
+            "account": first.get("caller_account") or first.get("role_account"),
             "source_ip": first.get("source_ip"),
             "complete": first.get("caller_type") != "AssumedRole",
         }
@@ -163,7 +164,8 @@ def render(chain: Chain) -> str:
     for i, h in enumerate(chain.hops + ([chain.failed_hop] if chain.failed_hop else []), 1):
         t = jsonable(h["issued_at"])
         lines.append(
-            f"hop {i}   {t}  {h.get('caller_account')} -> {h.get('role_arn')}  session {h.get('role_session_name')!r}"
+            f"hop {i}   {t}  {h.get('caller_account') or h.get('caller_type')} -> {h.get('role_arn')}"
+            f"  session {h.get('role_session_name')!r}"
         )
         lines.append(
             f"        source identity {h.get('source_identity') or '-'}  from {h.get('source_ip')}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+from pathlib import Path
 
 import click
 
@@ -247,6 +248,56 @@ def run(config_path, db, fmt):
     if not result.ok:
         failed = [s["stage"] for s in result.stages if s["status"] == "failed"]
         raise RoletrailError(f"stage{'s' if len(failed) > 1 else ''} failed: {', '.join(failed)}")
+
+
+@main.command()
+@db_option
+@config_option
+@click.option(
+    "--out",
+    "out",
+    default="report.html",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the HTML file.",
+)
+def report(db, config_path, out):
+    """Write a self-contained HTML report: alerts, role volume, chains, ingestion.
+
+    Example: roletrail report --out /var/www/roletrail/index.html
+    """
+    from pipeline import report as report_mod
+
+    cfg = config_mod.load(config_path)
+    con = storage.connect(config_mod.db_path(db, cfg), read_only=True)
+    try:
+        path = report_mod.write_report(con, out)
+    finally:
+        con.close()
+    click.echo(f"report: wrote {path}", err=True)
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out",
+    default="demo-output",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the database, the report and the captured notifications.",
+)
+def demo(out):
+    """Run the whole job on an embedded organization: no AWS account, nothing leaves 127.0.0.1.
+
+    Starts a local S3 endpoint with three weeks of a synthetic organization's logs and a few
+    injected incidents, runs ingest, detect and notify (to local Slack and email sinks), prints
+    the alerts and the chain of the most severe one, and writes report.html.
+
+    Example: roletrail demo --out /tmp/roletrail-demo
+    """
+    from pipeline import demo as demo_mod
+
+    demo_mod.run(Path(out), echo=click.echo)
 
 
 @main.command("detectors")
