@@ -1,0 +1,301 @@
+"""`make bench`: ingest, detect and investigation figures, side by side with their baselines.
+
+Prints records/s and files/s for roletrail and for what it is compared with (DuckDB's bare
+read_json over the same files, a naive gzip+json+pandas loader, `gzip -dc` as the floor, and
+the moto endpoint's own list+GET throughput), then detection over 1M events (first run and an
+incremental run after one more hour of logs) and investigation commands on the same database.
+Figures are printed, never asserted. Generated data is cached under bench-data/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench-data"
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline import schema, synth  # noqa: E402
+
+ENV = {
+    **os.environ,
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_REGION": "us-east-1",
+}
+ENV.pop("AWS_PROFILE", None)
+
+
+def say(line=""):
+    print(line, flush=True)
+
+
+def files_of(root: Path) -> list[str]:
+    return sorted(str(p) for p in root.rglob("*.json.gz"))
+
+
+def dataset(name: str, spec) -> tuple[Path, list[str], int]:
+    root = DATA / name
+    marker = root / ".complete"
+    if not marker.exists():
+        shutil.rmtree(root, ignore_errors=True)
+        t = time.perf_counter()
+        stats = synth.write_local(root / "src", spec)
+        marker.write_text(json.dumps({"records": stats.records, "files": stats.files}))
+        say(
+            f"  generated {name}: {stats.files:,} files, {stats.records:,} records in {time.perf_counter() - t:.1f} s"
+        )
+    meta = json.loads(marker.read_text())
+    return root, files_of(root / "src"), meta["records"]
+
+
+def timed_cmd(args, env=None) -> tuple[float, int, subprocess.CompletedProcess]:
+    """Wall time and the child's peak RSS (MiB) of a whole command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, text=True, env=env or ENV)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"{args} failed: {proc.stderr}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) // 1024, proc
+
+
+def row(label, seconds, records, files, extra=""):
+    say(
+        f"  {label:<44} {seconds:7.2f} s {records / seconds:>11,.0f} rec/s {files / seconds:>9,.0f} files/s  {extra}"
+    )
+
+
+def bare_read_json(files: list[str], db: str | None) -> float:
+    import duckdb
+
+    cols = {
+        k: ("JSON" if v == "JSON" else schema.duck_type(v, lower=False)) for k, v in schema.RECORD.items()
+    }
+    struct = "STRUCT(" + ", ".join(f'"{k}" {t}' for k, t in cols.items()) + ")[]"
+    con = duckdb.connect(db or ":memory:")
+    t = time.perf_counter()
+    con.execute(
+        f"create table t as select unnest(Records, max_depth := 2) from read_json(?, columns = {{'Records': '{struct}'}},"
+        " records = true, format = 'unstructured', maximum_object_size = 2147483647)",
+        [files],
+    )
+    n = con.execute("select count(*) from t").fetchall()[0][0]
+    took = time.perf_counter() - t
+    con.close()
+    return took, n
+
+
+def naive_loader(files: list[str]) -> float:
+    import duckdb
+    import pandas as pd
+
+    t = time.perf_counter()
+    rows = []
+    for f in files:
+        with gzip.open(f) as fh:
+            rows += json.load(fh)["Records"]
+    df = pd.json_normalize(rows, max_level=0)
+    for c in df.columns:
+        if df[c].dtype == object:
+            df[c] = df[c].map(lambda v: json.dumps(v) if isinstance(v, dict | list) else v)
+    con = duckdb.connect(":memory:")
+    con.register("df", df)
+    con.execute("create table t as select * from df")
+    con.close()
+    return time.perf_counter() - t
+
+
+def gunzip_floor(files: list[str]) -> float:
+    t = time.perf_counter()
+    with open(os.devnull, "wb") as null:
+        for i in range(0, len(files), 500):
+            subprocess.run(["gzip", "-dc", *files[i : i + 500]], stdout=null, check=True)
+    return time.perf_counter() - t
+
+
+class Moto:
+    def __init__(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        import boto3
+        from botocore.config import Config
+
+        self.s3 = boto3.client("s3", endpoint_url=self.url, region_name="us-east-1",
+                               aws_access_key_id="bench", aws_secret_access_key="bench",
+                               config=Config(max_pool_connections=32))  # fmt: skip
+
+    def upload(self, bucket: str, root: Path, files: list[str]):
+        self.s3.create_bucket(Bucket=bucket)
+
+        def put(f):
+            self.s3.put_object(Bucket=bucket, Key=str(Path(f).relative_to(root)), Body=Path(f).read_bytes())
+
+        with ThreadPoolExecutor(16) as ex:
+            list(ex.map(put, files))
+
+    def list_and_get(self, bucket: str, workers: int = 8) -> tuple[float, int, int]:
+        t = time.perf_counter()
+        keys = [o["Key"] for p in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+                for o in p.get("Contents", [])]  # fmt: skip
+
+        def get(k):
+            return len(self.s3.get_object(Bucket=bucket, Key=k)["Body"].read())
+
+        with ThreadPoolExecutor(workers) as ex:
+            size = sum(ex.map(get, keys))
+        return time.perf_counter() - t, len(keys), size
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def ingest_section(name: str, spec, moto: Moto) -> Path:
+    root, files, records = dataset(name, spec)
+    src = root / "src"
+    say(f"\n== ingest: {name}: {len(files):,} files, {records:,} records "
+        f"({sum(os.path.getsize(f) for f in files) / 1e6:,.0f} MB gz) ==")  # fmt: skip
+    db = root / "roletrail.duckdb"
+    for p in root.glob("roletrail.duckdb*"):
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    wall, peak, _ = timed_cmd([str(BIN / "roletrail"), "ingest", str(src), "--db", str(db)])
+    row("roletrail ingest (local folder)", wall, records, len(files), f"peak RSS {peak} MiB")
+    t, n = bare_read_json(files, None)
+    row("bare read_json, in memory", t, n, len(files))
+    bare_file = str(root / "bare.duckdb")
+    Path(bare_file).unlink(missing_ok=True)
+    t_file, n = bare_read_json(files, bare_file)
+    Path(bare_file).unlink(missing_ok=True)
+    row("bare read_json, into a DuckDB file", t_file, n, len(files))
+    naive = naive_loader(files) if len(files) < 20000 else None
+    if naive:
+        row("naive gzip + json + pandas loader", naive, records, len(files))
+    floor = gunzip_floor(files)
+    row("gzip -dc (the floor)", floor, records, len(files))
+    say(f"  ratios: roletrail / bare read_json (file) = {t_file / wall:.2f}x speed"
+        + (f"; roletrail / naive = {naive / wall:.1f}x" if naive else ""))  # fmt: skip
+
+    bucket = name.replace("_", "-")
+    moto.upload(bucket, src, files)
+    t_raw, n_obj, size = moto.list_and_get(bucket)
+    row("moto endpoint's own list + GET (8 threads)", t_raw, records, n_obj, f"{size / t_raw / 1e6:.0f} MB/s")
+    s3db = root / "s3.duckdb"
+    for p in root.glob("s3.duckdb*"):
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    wall_s3, peak_s3, _ = timed_cmd(
+        [str(BIN / "roletrail"), "ingest", f"s3://{bucket}", "--db", str(s3db)],
+        env={**ENV, "AWS_ENDPOINT_URL": moto.url},
+    )
+    row("roletrail ingest (moto S3 endpoint)", wall_s3, records, len(files), f"peak RSS {peak_s3} MiB")
+    say(
+        f"  ratio: roletrail from S3 / endpoint list+GET = {t_raw / wall_s3:.0%} of the endpoint's throughput"
+    )
+    return db
+
+
+def detect_section(db: Path, spec):
+    say("\n== detect: over the 1M-event database ==")
+    cfg = db.parent / "bench.toml"
+    cfg.write_text(
+        f"[network]\nknown_cidrs = {json.dumps(list(synth.KNOWN_CIDRS))}\n"
+        '[source_identity]\nrequired = { "arn:aws:iam::*:role/PlatformDeploy" = "*@example.com" }\n'
+    )
+    work = db.parent / "detect.duckdb"
+    shutil.copy(db, work)
+    wall1, peak, proc = timed_cmd([str(BIN / "roletrail"), "detect", "--db", str(work), "--config", str(cfg)])
+    say(f"  first run (all events)                      {wall1:7.2f} s   peak RSS {peak} MiB   "
+        f"{proc.stderr.strip().splitlines()[0].removeprefix('detect: ')}")  # fmt: skip
+    # one more hour of the organization's logs
+    extra = db.parent / "next-hour"
+    shutil.rmtree(extra, ignore_errors=True)
+    nxt = synth.OrgSpec(start=spec.end, days=1, seed=spec.seed + 1, scale=spec.scale)
+    n_rec = 0
+    for lf in synth.generate(nxt):
+        if lf.start >= nxt.start + dt.timedelta(hours=10):
+            break
+        if lf.start < nxt.start + dt.timedelta(hours=9):
+            continue
+        path = extra / lf.key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(synth.encode(lf.records))
+        n_rec += len(lf.records)
+    timed_cmd([str(BIN / "roletrail"), "ingest", str(extra), "--db", str(work)])
+    wall2, _, proc = timed_cmd([str(BIN / "roletrail"), "detect", "--db", str(work), "--config", str(cfg)])
+    say(f"  incremental run (+1 hour, {n_rec:,} records)       {wall2:7.2f} s   "
+        f"{proc.stderr.strip().splitlines()[0].removeprefix('detect: ')}")  # fmt: skip
+    say(f"  ratio: incremental / first = {wall2 / wall1:.2f}")
+    return work
+
+
+def investigate_section(db: Path):
+    import duckdb
+
+    say("\n== investigate: over the same database ==")
+    con = duckdb.connect(str(db), read_only=True)
+    key = con.execute("select access_key_id from role_session_lineage where depth >= 3 limit 1").fetchall()
+    n_events = con.execute("select count(*) from cloudtrail_logs").fetchall()[0][0]
+    con.close()
+    say(f"  {n_events:,} events")
+    if key:
+        wall, _, proc = timed_cmd([str(BIN / "roletrail"), "chain", "--db", str(db), key[0][0]])
+        hops = sum(1 for line in proc.stdout.splitlines() if line.startswith("hop "))
+        say(f"  roletrail chain (a {hops}-hop chain, whole command)  {wall:7.2f} s")
+        con = duckdb.connect(str(db), read_only=True)
+        from pipeline import chain
+
+        t = time.perf_counter()
+        chain.find(con, key[0][0])
+        say(f"  chain lookup in-process (no Python start-up)  {time.perf_counter() - t:7.2f} s")
+        con.close()
+    for view in ("assume_role_pairs", "role_session_lineage"):
+        con = duckdb.connect(str(db), read_only=True)
+        t = time.perf_counter()
+        n = con.execute(f"select count(*) from (select * from {view})").fetchall()[0][0]
+        say(f"  full scan of {view:<22} {time.perf_counter() - t:7.2f} s  ({n:,} rows)")
+        con.close()
+
+
+def main():
+    DATA.mkdir(exist_ok=True)
+    say(f"roletrail bench on {os.cpu_count()} cores; data cached in {DATA}")
+    moto = Moto()
+    try:
+        small = synth.OrgSpec(days=4, seed=7, scale=1.0)  # real layout: one object per account, region, 5 min
+        ingest_section("small_files", small, moto)
+        large = synth.OrgSpec(days=28, seed=8, scale=12.0, records_per_file=1000)
+        db = ingest_section("large_files", large, moto)
+    finally:
+        moto.stop()
+    work = detect_section(db, large)
+    investigate_section(work)
+
+
+if __name__ == "__main__":
+    main()
