@@ -426,23 +426,26 @@ def _many_files(root: Path, n: int) -> int:
     return total
 
 
-@pytest.mark.parametrize("kill_after", [0.8, 1.6, 2.4])
-def test_killed_run_is_finished_by_the_next_without_duplicates(tmp_path, kill_after):
+@pytest.mark.parametrize("after_commits", [0.0, 0.4, 1.0])
+def test_killed_run_is_finished_by_the_next_without_duplicates(tmp_path, after_commits):
+    """kill -9 mid-run (before the first commit, and some time after it), then run again."""
     src = tmp_path / "src"
     total = _many_files(src, 1500)
     db = str(tmp_path / "killed.duckdb")
-    env = {**os.environ, "ROLETRAIL_BATCH_FILES": "50"}
+    env = {**os.environ, "ROLETRAIL_BATCH_FILES": "20"}
     exe = Path(sys.executable).parent / "roletrail"
-    proc = subprocess.Popen(
-        [str(exe), "ingest", str(src), "--db", db],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(kill_after)
+    proc = subprocess.Popen([str(exe), "ingest", str(src), "--db", db], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    wal = Path(db + ".wal")
+    deadline = time.monotonic() + 60
+    # the first batch has committed once the write-ahead log has content
+    while after_commits and not (wal.exists() and wal.stat().st_size > 0) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(after_commits or 0.5)
+    assert proc.poll() is None, "the run finished before it could be killed: make the input bigger"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    roletrail("ingest", src, "--db", db, env={"ROLETRAIL_BATCH_FILES": "50"}, check=True)
+    roletrail("ingest", src, "--db", db, env={"ROLETRAIL_BATCH_FILES": "20"}, check=True)
     rows = query(db, "select count(*), count(distinct eventid) from cloudtrail_logs")
     assert rows == [(total, total)]
     assert query(db, "select count(*), count(*) filter (where status = 'loaded') from ingest_manifest") == [
