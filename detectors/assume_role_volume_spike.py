@@ -20,11 +20,25 @@ def _z(value, stats, feature):
     return (value - med) / spread
 
 
+def _robust(feats, base, z, params) -> bool:
+    return (
+        feats["assumes"] >= params["min_assumes"]
+        and z["assumes"] >= params["z_threshold"]
+        and feats["assumes"] > params["over_max_ratio"] * (base["assumes"]["max"] or 0)
+    )
+
+
+def _model_candidate(feats, z, params) -> bool:
+    top = max(FEATURES, key=lambda f: z[f])
+    return (
+        feats["assumes"] >= params["min_assumes_model"]
+        and top != "error_ratio"
+        and z[top] >= params["z_threshold"]
+    )
+
+
 def postprocess(con, rows, params):
     """Score each role-hour: a robust score on the count, and an IsolationForest on all features."""
-    import numpy as np
-    from sklearn.ensemble import IsolationForest
-
     hours = []
     for row in rows:
         d = json.loads(row["details"])
@@ -32,16 +46,24 @@ def postprocess(con, rows, params):
         z = {f: _z(d["features"][f] or 0.0, base[f], f) for f in FEATURES}
         hours.append((row, d, z, base["hours"] >= params["min_baseline_hours"]))
     judged = [h for h in hours if h[3]]
+    # the model is fitted only when some hour of the window could be flagged by it alone
+    window = [
+        i
+        for i, (_, d, z, _) in enumerate(judged)
+        if d["in_window"] and not _robust(d["features"], d["baseline"], z, params)
+        and _model_candidate(d["features"], z, params)
+    ]  # fmt: skip
     scores: dict[int, float] = {}
-    if len(judged) >= 50:
+    if window and len(judged) >= 50:
+        import numpy as np
+        from sklearn.ensemble import IsolationForest
+
         x = np.array([[h[2][f] for f in FEATURES] for h in judged])
         model = IsolationForest(n_estimators=100, contamination=params["model_contamination"], random_state=0)
         model.fit(x)
-        # score every judged hour of the window in one call (per-row calls cost ~2 ms each)
-        window = [i for i, h in enumerate(judged) if h[1]["in_window"]]
-        if window:
-            values = model.decision_function(x[window])
-            scores = {id(judged[i][0]): float(v) for i, v in zip(window, values, strict=True)}
+        # one call for all candidates (per-row calls cost ~2 ms each)
+        values = model.decision_function(x[window])
+        scores = {id(judged[i][0]): float(v) for i, v in zip(window, values, strict=True)}
     out = []
     for row, d, z, has_baseline in hours:
         if not d["in_window"]:
@@ -50,18 +72,11 @@ def postprocess(con, rows, params):
         base = d["baseline"]
         reason = None
         if has_baseline:
-            if (
-                feats["assumes"] >= params["min_assumes"]
-                and z["assumes"] >= params["z_threshold"]
-                and feats["assumes"] > params["over_max_ratio"] * (base["assumes"]["max"] or 0)
-            ):
+            if _robust(feats, base, z, params):
                 reason = "robust"
-            elif id(row) in scores and feats["assumes"] >= params["min_assumes_model"]:
-                top = max(FEATURES, key=lambda f: z[f])
-                score = scores[id(row)]
-                if score < 0 and z[top] >= params["z_threshold"] and top != "error_ratio":
-                    reason = "model"
-                    d["model_score"] = round(score, 4)
+            elif scores.get(id(row), 0.0) < 0:
+                reason = "model"
+                d["model_score"] = round(scores[id(row)], 4)
         elif feats["assumes"] >= params["new_role_min_assumes"]:
             reason = "new_role"
         if reason is None:

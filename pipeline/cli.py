@@ -164,6 +164,17 @@ def chain(ident, db, config_path, fmt):
         click.echo(chain_mod.render(found))
 
 
+def _print_alerts(alerts: list[dict], fmt: str) -> None:
+    """New alerts on stdout; the table shows the first columns, the other formats all of them."""
+    from pipeline.detect import alert_rows
+
+    cols, rows = alert_rows(alerts)
+    if fmt == "table":
+        cols, rows = cols[:9], [r[:9] for r in rows]
+    if rows or fmt == "json":
+        output.write_rows(cols, rows, fmt)
+
+
 @main.command()
 @db_option
 @config_option
@@ -184,12 +195,7 @@ def detect(db, config_path, fmt, full):
             summary = detect_mod.detect(con, cfg, full=full)
         finally:
             con.close()
-    opened = [a for a in summary.new_alerts if a["status"] == "open"]
-    cols, rows = detect_mod.alert_rows(opened)
-    if fmt == "table":
-        cols, rows = cols[:9], [r[:9] for r in rows]
-    if rows or fmt in ("json", "csv"):
-        output.write_rows(cols, rows, fmt)
+    _print_alerts([a for a in summary.new_alerts if a["status"] == "open"], fmt)
     for line in summary.lines():
         click.echo(f"detect: {line}", err=True)
 
@@ -233,18 +239,13 @@ def run(config_path, db, fmt):
 
     Example: */15 * * * * roletrail run --config /etc/roletrail.toml
     """
-    from pipeline import detect as detect_mod
     from pipeline.job import StageLog, run_job
 
     cfg = config_mod.load(config_path)
     db = config_mod.db_path(db, cfg)
     with storage.exclusive(db, "run"):
         result = run_job(cfg, db, StageLog())
-    cols, rows = detect_mod.alert_rows(result.new_alerts)
-    if rows:
-        if fmt == "table":
-            cols, rows = cols[:9], [r[:9] for r in rows]
-        output.write_rows(cols, rows, fmt)
+    _print_alerts(result.new_alerts, fmt)
     if not result.ok:
         failed = [s["stage"] for s in result.stages if s["status"] == "failed"]
         raise RoletrailError(f"stage{'s' if len(failed) > 1 else ''} failed: {', '.join(failed)}")

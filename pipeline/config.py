@@ -15,6 +15,13 @@ from pipeline.storage import DEFAULT_DB, RoletrailError
 DEFAULT_CONFIG = "roletrail.toml"
 
 
+def _network(value: str, what: str) -> None:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError as e:
+        raise ValueError(f"{value!r} is not {what}: {e}") from None
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -39,10 +46,7 @@ class Network(Strict):
     @classmethod
     def _cidrs(cls, v: list[str]) -> list[str]:
         for c in v:
-            try:
-                ipaddress.ip_network(c, strict=False)
-            except ValueError as e:
-                raise ValueError(f"{c!r} is not a CIDR: {e}") from None
+            _network(c, "a CIDR")
         return v
 
 
@@ -64,10 +68,7 @@ class Suppression(Strict):
     @classmethod
     def _ip(cls, v):
         if v is not None:
-            try:
-                ipaddress.ip_network(v, strict=False)
-            except ValueError as e:
-                raise ValueError(f"{v!r} is not an address or CIDR: {e}") from None
+            _network(v, "an address or CIDR")
         return v
 
 

@@ -592,6 +592,48 @@ def assume_role(
     return AssumeResult(records, key, session)
 
 
+def _federated_assume(
+    rng: random.Random,
+    t: datetime,
+    identity: dict,
+    event_name: str,
+    role_arn: str,
+    session_name: str,
+    params: dict,
+    resources: list,
+    response_fields,
+    *,
+    duration_seconds: int,
+    source_identity: str | None,
+    region: str,
+    source_ip: str,
+    user_agent: str,
+    error_code: str | None,
+    error_message: str | None,
+) -> AssumeResult:
+    """What AssumeRoleWithSAML and AssumeRoleWithWebIdentity share: one record in the role's
+    account; on success the issued credentials, in the response ``response_fields`` builds."""
+    role_account, _, _ = _split_role_arn(role_arn)
+    if error_code is not None:
+        rec = _record(
+            rng, t, identity, "sts.amazonaws.com", event_name, region, source_ip, user_agent, params, None,
+            role_account, read_only=True, error_code=error_code,
+            error_message=error_message or f"Not authorized to perform sts:{event_name}", resources=resources,
+        )  # fmt: skip
+        return AssumeResult([rec], None, None)
+    creds, role_user, key, session = _issue(
+        rng, t, role_arn, session_name, duration_seconds, source_identity, False
+    )
+    response: dict[str, Any] = response_fields(creds, role_user)
+    if source_identity is not None:
+        response["sourceIdentity"] = source_identity
+    rec = _record(
+        rng, t, identity, "sts.amazonaws.com", event_name, region, source_ip, user_agent, params, response,
+        role_account, read_only=True, resources=resources,
+    )  # fmt: skip
+    return AssumeResult([rec], key, session)
+
+
 def assume_role_with_saml(
     time: datetime | str,
     role_arn: str,
@@ -644,56 +686,20 @@ def assume_role_with_saml(
         {"ARN": principal_arn, "accountId": role_account, "type": "AWS::IAM::SAMLProvider"},
     ]
     identity = saml_identity(user_name, name_qualifier)
-    if error_code is not None:
-        message = error_message or "Not authorized to perform sts:AssumeRoleWithSAML"
-        rec = _record(
-            rng,
-            t,
-            identity,
-            "sts.amazonaws.com",
-            "AssumeRoleWithSAML",
-            region,
-            source_ip,
-            user_agent,
-            params,
-            None,
-            role_account,
-            read_only=True,
-            error_code=error_code,
-            error_message=message,
-            resources=resources,
-        )
-        return AssumeResult([rec], None, None)
-    creds, role_user, key, session = _issue(
-        rng, t, role_arn, session_name, duration_seconds, source_identity, False
-    )
-    response: dict[str, Any] = {
-        "subjectType": subject_type,
-        "issuer": issuer,
-        "credentials": creds,
-        "nameQualifier": name_qualifier,
-        "assumedRoleUser": role_user,
-        "subject": user_name,
-        "audience": SSO_AUDIENCE,
-    }
-    if source_identity is not None:
-        response["sourceIdentity"] = source_identity
-    rec = _record(
-        rng,
-        t,
-        identity,
-        "sts.amazonaws.com",
-        "AssumeRoleWithSAML",
-        region,
-        source_ip,
-        user_agent,
-        params,
-        response,
-        role_account,
-        read_only=True,
-        resources=resources,
-    )
-    return AssumeResult([rec], key, session)
+    return _federated_assume(
+        rng, t, identity, "AssumeRoleWithSAML", role_arn, session_name, params, resources,
+        lambda creds, role_user: {
+            "subjectType": subject_type,
+            "issuer": issuer,
+            "credentials": creds,
+            "nameQualifier": name_qualifier,
+            "assumedRoleUser": role_user,
+            "subject": user_name,
+            "audience": SSO_AUDIENCE,
+        },
+        duration_seconds=duration_seconds, source_identity=source_identity, region=region, source_ip=source_ip,
+        user_agent=user_agent, error_code=error_code, error_message=error_message,
+    )  # fmt: skip
 
 
 def assume_role_with_web_identity(
@@ -733,54 +739,18 @@ def assume_role_with_web_identity(
     params["durationSeconds"] = duration_seconds
     resources = [{"ARN": role_arn, "accountId": role_account, "type": "AWS::IAM::Role"}]
     identity = web_identity(provider, subject, audience)
-    if error_code is not None:
-        message = error_message or "Not authorized to perform sts:AssumeRoleWithWebIdentity"
-        rec = _record(
-            rng,
-            t,
-            identity,
-            "sts.amazonaws.com",
-            "AssumeRoleWithWebIdentity",
-            region,
-            source_ip,
-            user_agent,
-            params,
-            None,
-            role_account,
-            read_only=True,
-            error_code=error_code,
-            error_message=message,
-            resources=resources,
-        )
-        return AssumeResult([rec], None, None)
-    creds, role_user, key, session = _issue(
-        rng, t, role_arn, session_name, duration_seconds, source_identity, False
-    )
-    response: dict[str, Any] = {
-        "credentials": creds,
-        "subjectFromWebIdentityToken": subject,
-        "assumedRoleUser": role_user,
-        "provider": provider,
-        "audience": audience,
-    }
-    if source_identity is not None:
-        response["sourceIdentity"] = source_identity
-    rec = _record(
-        rng,
-        t,
-        identity,
-        "sts.amazonaws.com",
-        "AssumeRoleWithWebIdentity",
-        region,
-        source_ip,
-        user_agent,
-        params,
-        response,
-        role_account,
-        read_only=True,
-        resources=resources,
-    )
-    return AssumeResult([rec], key, session)
+    return _federated_assume(
+        rng, t, identity, "AssumeRoleWithWebIdentity", role_arn, session_name, params, resources,
+        lambda creds, role_user: {
+            "credentials": creds,
+            "subjectFromWebIdentityToken": subject,
+            "assumedRoleUser": role_user,
+            "provider": provider,
+            "audience": audience,
+        },
+        duration_seconds=duration_seconds, source_identity=source_identity, region=region, source_ip=source_ip,
+        user_agent=user_agent, error_code=error_code, error_message=error_message,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- other API calls

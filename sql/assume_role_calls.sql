@@ -1,5 +1,6 @@
 -- One row per assume call: the two accounts' copies of a cross-account call become one
--- (the caller's copy preferred: it names the caller). What detectors count.
+-- (the caller's copy preferred: it names the caller). What detectors count. No window
+-- function, so a detector's time filter reaches the table scan instead of the whole history.
 with events as (
     select
         *,
@@ -7,16 +8,30 @@ with events as (
     from assume_role_events
 ),
 
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by call_id
-            order by case when is_owner_copy then 1 else 0 end, eventtime, eventid
-        ) as copy_no
+caller_copies as (
+    select *
     from events
+    where not is_owner_copy
+),
+
+-- the role owner's copy stands in only when the caller's account is outside the trail
+owner_only as (
+    select o.*
+    from events as o
+    where o.is_owner_copy
+      and not exists (
+          select 1
+          from events as c
+          where not c.is_owner_copy
+            and c.call_id = o.call_id
+            and c.eventtime = o.eventtime
+      )
 )
 
-select * exclude (copy_no)
-from ranked
-where copy_no = 1
+select *
+from caller_copies
+
+union all
+
+select *
+from owner_only
