@@ -28,12 +28,16 @@ def _robust(feats, base, z, params) -> bool:
     )
 
 
-def _model_candidate(feats, z, params) -> bool:
+def _model_candidate(feats, base, z, params) -> bool:
+    """An hour the model may flag: enough history, and its most unusual feature beyond anything
+    the baseline saw (a busy but ordinary hour scores high on z alone)."""
     top = max(FEATURES, key=lambda f: z[f])
     return (
-        feats["assumes"] >= params["min_assumes_model"]
+        base["hours"] >= params["min_model_baseline_hours"]
+        and feats["assumes"] >= params["min_assumes_model"]
         and top != "error_ratio"
         and z[top] >= params["z_threshold"]
+        and feats[top] > (base[top].get("max") or 0)
     )
 
 
@@ -51,7 +55,7 @@ def postprocess(con, rows, params):
         i
         for i, (_, d, z, _) in enumerate(judged)
         if d["in_window"] and not _robust(d["features"], d["baseline"], z, params)
-        and _model_candidate(d["features"], z, params)
+        and _model_candidate(d["features"], d["baseline"], z, params)
     ]  # fmt: skip
     scores: dict[int, float] = {}
     if window and len(judged) >= 50:
@@ -145,6 +149,13 @@ DETECTOR = Detector(
             high=1_000_000,
         ),
         Param("min_assumes_model", 5, "the model's floor on calls in the hour", low=1, high=100_000),
+        Param(
+            "min_model_baseline_hours",
+            48,
+            "active hours a role needs before the model judges it",
+            low=1,
+            high=10_000,
+        ),
         Param("model_contamination", 0.01, "IsolationForest contamination", low=0.001, high=0.2),
     ),
     lookback=dt.timedelta(days=14),

@@ -39,8 +39,10 @@ baselined as (
         quantile_cont(assumes, 0.75) over w - quantile_cont(assumes, 0.25) over w as base_assumes_iqr,
         max(assumes) over w as base_assumes_max,
         median(callers) over w as base_callers_median,
+        max(callers) over w as base_callers_max,
         quantile_cont(callers, 0.75) over w - quantile_cont(callers, 0.25) over w as base_callers_iqr,
         median(source_ips) over w as base_ips_median,
+        max(source_ips) over w as base_ips_max,
         quantile_cont(source_ips, 0.75) over w - quantile_cont(source_ips, 0.25) over w as base_ips_iqr,
         median(error_ratio) over w as base_error_median,
         quantile_cont(error_ratio, 0.75) over w - quantile_cont(error_ratio, 0.25) over w as base_error_iqr
@@ -78,8 +80,8 @@ select
             'window_days': $lookback_days, 'key': 'role_arn (with its account), active hours',
             'hours': base_hours,
             'assumes': {'median': base_assumes_median, 'iqr': base_assumes_iqr, 'max': base_assumes_max},
-            'callers': {'median': base_callers_median, 'iqr': base_callers_iqr},
-            'source_ips': {'median': base_ips_median, 'iqr': base_ips_iqr},
+            'callers': {'median': base_callers_median, 'iqr': base_callers_iqr, 'max': base_callers_max},
+            'source_ips': {'median': base_ips_median, 'iqr': base_ips_iqr, 'max': base_ips_max},
             'error_ratio': {'median': base_error_median, 'iqr': base_error_iqr}
         }
     }) as details
