@@ -148,6 +148,3 @@ def table_columns() -> list[tuple[str, str]]:
         cols.append((column_name(k), "TIMESTAMP" if k == "eventTime" else duck_type(v)))
     return cols + EXTRA_COLUMNS
 
-
-def known_keys() -> dict[str, list[str]]:
-    return {path: sorted(obj) for path, obj in CHECKED_OBJECTS.items()}
