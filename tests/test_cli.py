@@ -51,3 +51,22 @@ def test_bad_config_is_one_line(tmp_path):
     bad.write_text("[source]\nurl = 's3://x'\n")
     proc = roletrail("detect", "--config", bad, "--db", tmp_path / "x.duckdb")
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "source.url" in proc.stderr
+
+
+def test_detect_jsonl_and_report_from_the_command_line(tmp_path):
+    import json
+
+    from conftest import FIXTURES, ct_key, log_bytes, write
+
+    case = json.loads((FIXTURES / "unknown_source_ip" / "ipv4_outside_known.json").read_text())
+    write(tmp_path / "src", ct_key(suffix="cli"), log_bytes(case["Records"]))
+    cfg = tmp_path / "roletrail.toml"
+    cfg.write_text('[network]\nknown_cidrs = ["198.51.100.0/24"]\n')
+    db = tmp_path / "cli.duckdb"
+    roletrail("ingest", tmp_path / "src", "--db", db, check=True)
+    out = roletrail("detect", "--db", db, "--config", cfg, "--format", "jsonl", check=True).stdout
+    [alert] = [json.loads(line) for line in out.splitlines()]
+    assert alert["detector"] == "unknown_source_ip" and alert["source_ip"] == "203.0.113.9"
+    assert roletrail("detect", "--db", db, "--config", cfg, "--format", "jsonl", check=True).stdout == ""
+    roletrail("report", "--db", db, "--out", tmp_path / "r.html", check=True)
+    assert alert["alert_id"] in (tmp_path / "r.html").read_text()
