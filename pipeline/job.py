@@ -107,4 +107,16 @@ def run_job(cfg, db: str, log: StageLog, today: dt.date | None = None) -> JobRes
         stage("notify", do_notify)
     finally:
         con.close()
+    by_stage = {st["stage"]: st for st in result.stages}
+    failed = [st["stage"] for st in result.stages if st["status"] == "failed"]
+    log.emit(
+        {
+            "stage": "summary",
+            "status": "failed" if failed else "ok",
+            "message": f"{by_stage.get('ingest', {}).get('records_loaded', 0)} records loaded, "
+            f"{len(result.new_alerts)} new alerts, {by_stage.get('notify', {}).get('alerts_sent', 0)} deliveries"
+            + (f"; failed: {', '.join(failed)}" if failed else ""),
+            "seconds": round(sum(st["seconds"] for st in result.stages), 3),
+        }
+    )
     return result

@@ -72,7 +72,9 @@ def test_run_twice_delivers_every_alert_exactly_once(
         ("ingest", "ok"),
         ("detect", "ok"),
         ("notify", "retrying"),
+        ("summary", "ok"),
     ]
+    assert stages[-1]["message"].startswith(f"{len(recs)} records loaded, 2 new alerts")
     alerts = [json.loads(line) for line in first.stdout.splitlines()]
     assert sorted(a["detector"] for a in alerts) == ["missing_source_identity", "unknown_source_ip"]
     for a in alerts:  # DESIGN.md's jsonl fields
@@ -129,5 +131,6 @@ def test_failed_stage_is_reported_and_later_stages_still_run(tmp_path, smtp_serv
         ("ingest", "failed"),
         ("detect", "ok"),
         ("notify", "ok"),
+        ("summary", "failed"),
     ]
     assert lines[-1] == "roletrail: stage failed: ingest"
