@@ -147,4 +147,3 @@ def table_columns() -> list[tuple[str, str]]:
     for k, v in RECORD.items():
         cols.append((column_name(k), "TIMESTAMP" if k == "eventTime" else duck_type(v)))
     return cols + EXTRA_COLUMNS
-
