@@ -113,8 +113,8 @@ def enabled(cfg: Config) -> list[Detector]:
     return [d for d in all_detectors() if cfg.detectors.get(d.id, {}).get("enabled", True)]
 
 
-def run_query(con, det: Detector, cfg: Config, window_start: dt.datetime) -> list[dict]:
-    """One detector's findings (OUTPUT_COLUMNS as dicts) for events from window_start on."""
+def bind_parameters(det: Detector, cfg: Config, window_start: dt.datetime) -> dict:
+    """The `$name` values a detector's query uses: the window, config values and its parameters."""
     params = detector_params(det, cfg)
     required = cfg.source_identity.required
     bind = {
@@ -126,18 +126,22 @@ def run_query(con, det: Detector, cfg: Config, window_start: dt.datetime) -> lis
         "required_identity_globs": list(required.values()),
         **{k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
     }
-    sql = det.sql
-    used = set(PARAM.findall(sql))
+    used = set(PARAM.findall(det.sql))
     missing = used - bind.keys()
     if missing:
         raise RoletrailError(f"detector {det.id} uses unknown parameters {sorted(missing)}")
-    cur = con.execute(sql, {k: v for k, v in bind.items() if k in used})
+    return {k: v for k, v in bind.items() if k in used}
+
+
+def run_query(con, det: Detector, cfg: Config, window_start: dt.datetime) -> list[dict]:
+    """One detector's findings (OUTPUT_COLUMNS as dicts) for events from window_start on."""
+    cur = con.execute(det.sql, bind_parameters(det, cfg, window_start))
     columns = [d[0] for d in cur.description]
     if columns != OUTPUT_NAMES:
         raise RoletrailError(f"detector {det.id} returns {columns}, not the output columns {OUTPUT_NAMES}")
     rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
     if det.postprocess is not None:
-        rows = det.postprocess(con, rows, params)
+        rows = det.postprocess(con, rows, detector_params(det, cfg))
     return rows
 
 

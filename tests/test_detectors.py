@@ -87,18 +87,7 @@ def test_every_detector_returns_the_same_columns(db):
     detect.register_functions(con)
     cfg = config_mod.Config()
     for d in DETECTORS:
-        cur = con.execute(
-            d.sql,
-            {
-                k: v
-                for k, v in {
-                    "window_start": NOW, "baseline_start": NOW - d.lookback, "lookback_days": d.lookback.days,
-                    "known_cidrs": [], "required_role_globs": [], "required_identity_globs": [],
-                    **{p.name: list(p.default) if isinstance(p.default, tuple) else p.default for p in d.params},
-                }.items()
-                if f"${k}" in d.sql
-            },
-        )  # fmt: skip
+        cur = con.execute(d.sql, detect.bind_parameters(d, cfg, NOW))
         assert [c[0] for c in cur.description] == [c for c, _ in OUTPUT_COLUMNS], d.id
         assert detect.run_query(con, d, cfg, NOW) == []
     con.close()
