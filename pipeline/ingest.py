@@ -1,12 +1,13 @@
 """Batch ingestion: list → fetch → parse → load, incremental and idempotent.
 
-Objects are fetched and gunzipped in a thread pool while DuckDB loads the previous
-batch. Each batch's documents are written as one newline-delimited stream
-(`{"f": <file no>, "d": <document>}` per line) that DuckDB's own JSON reader parses
-in one pass; a record's typed columns come from `json_transform` with the explicit
-schema in `pipeline.schema`. A batch's rows, quarantined records and manifest entries
-commit in one transaction, so a killed run leaves nothing half-loaded and the next
-run picks up exactly the objects that are not in the manifest yet.
+Objects are fetched and gunzipped in a thread pool and written straight into the next
+batch's newline-delimited streams (`{"f": <file no>, "d": <document>}` per line) while
+DuckDB, in its own thread, loads the previous batch. DuckDB's JSON reader splits the
+documents into records; a first pass keeps each record's JSON text and the few fields
+deduplication needs, a second parses the typed columns (`json_transform` with the explicit
+schema in `pipeline.schema`) straight into the table. A batch's rows, quarantined records
+and manifest entries commit in one transaction, so a killed run leaves nothing half-loaded
+and the next run picks up exactly the objects that are not in the manifest yet.
 """
 
 from __future__ import annotations
@@ -23,18 +24,22 @@ import uuid
 import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pyarrow as pa
 
 from pipeline import schema
 from pipeline.sources import ObjectRef, open_source, skip_reason
 from pipeline.storage import RoletrailError, init_db
 
-BATCH_BYTES = 64 * 1024 * 1024
-BATCH_FILES = int(os.environ.get("ROLETRAIL_BATCH_FILES", "10000"))
+# A batch is one transaction. DuckDB writes a transaction's rows straight into the database
+# file, compressed, once it holds at least a row group (122,880 rows); smaller ones go through
+# the write-ahead log and are written a second time at the checkpoint (2-3x slower for bulk
+# loads). So a batch closes at about two row groups of records, or earlier at the byte/file
+# caps that keep memory flat (its records' JSON stays in memory while it loads).
+BATCH_RECORDS = 240_000
+BATCH_BYTES = 384 * 1024 * 1024
+BATCH_FILES = int(os.environ.get("ROLETRAIL_BATCH_FILES", "2500"))
 LIST_CHUNK = 5000
 STREAMS = max(2, min(8, os.cpu_count() or 2))
 TASK_BYTES = 2 * 1024 * 1024  # compressed bytes one fetch task reads (~20 MB of JSON)
@@ -49,6 +54,8 @@ class Prepared:
     error: str | None = None  # why the object is quarantined
     original: bytes | None = None  # the bytes as fetched, kept for a quarantined object
     fetch_error: str | None = None  # transient: not recorded, retried next run
+    number: int | None = None  # its line in the batch's streams, once written there
+    records: int = 0  # about how many records the document holds (for batch sizing only)
 
 
 @dataclass
@@ -110,9 +117,19 @@ def decode(ref: ObjectRef, data: bytes) -> Prepared:
         data = data[len(UTF8_BOM) :]
     if not data or data.isspace():
         return Prepared(ref, error="empty file (no JSON document)", original=raw)
-    # a valid JSON document has no raw newlines inside strings, so this keeps it one line
-    # (DuckDB's reader rejects invalid UTF-8 and bad JSON; diagnose() says which, for those files)
-    return Prepared(ref, doc=data.translate(ONE_LINE), original=raw)
+    # a valid JSON document has no raw newlines inside strings, so replacing them keeps it one
+    # line (CloudTrail writes one line already). DuckDB's reader rejects invalid UTF-8 and bad
+    # JSON; diagnose() says which, for those files.
+    if b"\n" in data or b"\r" in data:
+        data = data.translate(ONE_LINE)
+    return Prepared(ref, doc=data, original=raw, records=estimate_records(data))
+
+
+def estimate_records(doc: bytes, sample: int = 65536) -> int:
+    """About how many records a document holds, for sizing batches: every CloudTrail record
+    has an eventVersion; counted in the first 64 KiB and scaled."""
+    n = doc.count(b'"eventVersion"', 0, sample)
+    return n if len(doc) <= sample else n * len(doc) // sample
 
 
 def diagnose(doc: bytes) -> str | None:
@@ -136,11 +153,66 @@ def diagnose(doc: bytes) -> str | None:
     return "unreadable JSON document"
 
 
+class Batch:
+    """The objects of one transaction. Their documents go straight into newline-delimited
+    streams on disk (`{"f": <number>, "d": <document>}` per line), one per DuckDB thread
+    since read_json parallelises across files, not within one; Python keeps no document."""
+
+    def __init__(self, tmpdir: str, number: int):
+        self.items: list[Prepared] = []
+        self.docs: list[Prepared] = []  # the items written to the streams, by number
+        self.skipped: list[ObjectRef] = []
+        self.bytes = 0
+        self.records = 0
+        self.longest = 0
+        self._paths = [Path(tmpdir) / f"batch{number}-{n}.ndjson" for n in range(STREAMS)]
+        self._outs: list = [None] * STREAMS
+        self._sizes = [0] * STREAMS
+
+    def add(self, p: Prepared) -> None:
+        self.items.append(p)
+        if p.doc is None:
+            return
+        n = self._sizes.index(min(self._sizes))
+        if self._outs[n] is None:
+            self._outs[n] = open(self._paths[n], "wb")  # noqa: SIM115 (closed by close())
+        p.number = len(self.docs)
+        out = self._outs[n]
+        out.write(b'{"f":%d,"d":' % p.number)
+        out.write(p.doc)
+        out.write(b"}\n")
+        size = len(p.doc)
+        self._sizes[n] += size
+        self.bytes += size
+        self.records += p.records
+        self.longest = max(self.longest, size)
+        self.docs.append(p)
+        p.doc = None
+
+    def __bool__(self) -> bool:
+        return bool(self.items or self.skipped)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [path for path, out in zip(self._paths, self._outs, strict=True) if out is not None]
+
+    def close(self) -> None:
+        for out in self._outs:
+            if out is not None:
+                out.close()
+
+    def remove(self) -> None:
+        self.close()
+        for path in self._paths:
+            path.unlink(missing_ok=True)
+
+
 class Loader:
     """Loads batches of prepared objects into the database, one transaction per batch."""
 
-    def __init__(self, con, run_id: str, summary: IngestSummary, quarantine_dir: Path, source: str):
+    def __init__(self, con, run_id: str, summary: IngestSummary, quarantine_dir: Path, source: str, progress):
         self.con = con
+        self.progress = progress
         self.run_id = run_id
         self.summary = summary
         self.quarantine_dir = quarantine_dir
@@ -166,44 +238,29 @@ class Loader:
         path.write_bytes(p.original)
         return str(path)
 
-    def load(self, batch: list[Prepared], skipped: list[ObjectRef]) -> None:
-        good = [p for p in batch if p.doc is not None]
-        # DuckDB parallelises read_json across files, not within one: one stream per thread
-        total = sum(len(p.doc) for p in good)
-        parts = max(1, min(STREAMS, len(good), total // (4 * 1024 * 1024) + 1))
-        streams = [Path(self.tmpdir) / f"batch-{n}.ndjson" for n in range(parts)]
-        outs = [open(path, "wb") for path in streams]  # noqa: SIM115 (closed just below)
-        try:
-            sizes = [0] * parts
-            for i, p in enumerate(good):
-                n = sizes.index(min(sizes))
-                outs[n].write(b'{"f":%d,"d":' % i)
-                outs[n].write(p.doc)
-                outs[n].write(b"}\n")
-                sizes[n] += len(p.doc)
-        finally:
-            for out in outs:
-                out.close()
+    def load(self, batch: Batch) -> None:
         con = self.con
         con.execute("set preserve_insertion_order = false")
         con.execute("begin transaction")
         try:
-            per_file = self._load_stream(streams, good) if good else {}
-            self._write_manifest(batch, good, per_file, skipped)
+            per_file = self._load_stream(batch) if batch.docs else {}
+            self._write_manifest(batch, per_file)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
         finally:
-            for path in streams:
-                path.unlink(missing_ok=True)
+            batch.remove()
+        self.progress.update(self.summary, len(batch.items))
 
-    def _load_stream(self, streams: list[Path], good: list[Prepared]) -> dict[int, tuple]:
+    def _load_stream(self, batch: Batch) -> dict[int, tuple]:
         con = self.con
-        # read, split into records and parse in one pass; a file that yields no rows (an empty
-        # Records array, or a document DuckDB could not read) is diagnosed in Python
+        uris = [p.ref.uri for p in batch.docs]
+        # Pass 1 reads and splits the documents and keeps, per record, its JSON text and the few
+        # fields deduplication needs (one narrow json_transform); a file that yields no rows (an
+        # empty Records array, or a document DuckDB could not read) is diagnosed in Python.
         con.execute(
-            """create or replace temp table _staged as
+            """create or replace temp table _recs as
             with recs as (
                 select f, unnest(d."Records") as rec, unnest(range(len(d."Records"))) as idx
                 from read_json($stream, format = 'newline_delimited', records = true, ignore_errors = true,
@@ -212,46 +269,59 @@ class Loader:
                 where f is not null
             ),
             parsed as (
-                select f, idx, rec, roletrail_parse_record(rec) as s, hash(rec) as h,
-                       json_keys(rec, $paths) as ks
+                select f, idx, rec, hash(rec) as h,
+                    json_transform(rec, '{"eventID": "VARCHAR", "eventTime": "VARCHAR",
+                                          "recipientAccountId": "VARCHAR"}') as k,
+                    -- the record's shape: which keys its checked objects have
+                    hash(json_keys(rec, $paths)) as shape
                 from recs
             ),
             timed as (
-                select *, try_cast(s."eventTime" as timestamptz)::timestamp as ts from parsed
+                select *, try_cast(k."eventTime" as timestamptz)::timestamp as ts from parsed
             )
-            select *,
+            select f, idx, rec, h, shape, ts, k."eventTime" as event_time,
+                k."recipientAccountId" as recipientaccountid, k."eventID" is null as derived,
+                -- a record without an event id gets one derived from its content
+                coalesce(k."eventID", regexp_replace(md5(rec),
+                    '^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\1-\\2-\\3-\\4-\\5')) as eventid,
                 case
                     when rec is null or left(rec, 1) <> '{' then 'not a JSON object'
-                    when s."eventTime" is null then 'no eventTime'
+                    when k."eventTime" is null then 'no eventTime'
                     when ts is null then 'eventTime cannot be parsed'
                 end as reason,
-                -- keep the raw record when the typed columns cannot reproduce it
-                s."eventID" is null
-                    or s."eventTime" <> strftime(ts, '%Y-%m-%dT%H:%M:%SZ')
-                    or not list_has_all($known[1], ks[1])
-                    or not list_has_all($known[2], coalesce(ks[2], []))
-                    or not list_has_all($known[3], coalesce(ks[3], []))
-                    or not list_has_all($known[4], coalesce(ks[4], []))
-                    or not list_has_all($known[5], coalesce(ks[5], []))
-                    or not list_has_all($known[6], coalesce(ks[6], [])) as needs_raw
+                -- the typed columns cannot reproduce a missing event id or a time in another format
+                k."eventID" is null or k."eventTime" <> strftime(ts, '%Y-%m-%dT%H:%M:%SZ') as needs_raw
             from timed""",
             {
-                "stream": [str(p) for p in streams],
+                "stream": [str(p) for p in batch.paths],
                 "paths": self.paths,
-                "known": self.known,
                 # the reader allocates buffers of this size: the longest line, not a fixed 2 GB
-                "max_line": max(16 << 20, 2 * max(len(p.doc) for p in good) + 1024),
+                "max_line": max(16 << 20, 2 * batch.longest + 1024),
             },
         )
-        # only the keys: the wide columns (rec, s) stay in _staged and are read once, by the insert
+        # Records of one shape have the same keys: each shape is checked once, on one of its
+        # records, for keys the typed columns do not cover (such records keep their JSON)
+        con.execute(
+            """create or replace temp table _shapes as
+            with examples as (
+                select shape, json_keys(any_value(rec), $paths) as ks from _recs
+                where reason is null group by shape
+            )
+            select shape, not (
+                    list_has_all($known[1], ks[1])
+                    and list_has_all($known[2], coalesce(ks[2], []))
+                    and list_has_all($known[3], coalesce(ks[3], []))
+                    and list_has_all($known[4], coalesce(ks[4], []))
+                    and list_has_all($known[5], coalesce(ks[5], []))
+                    and list_has_all($known[6], coalesce(ks[6], []))
+                ) as unknown_keys
+            from examples""",
+            {"paths": self.paths, "known": self.known},
+        )
         con.execute(
             """create or replace temp table _cand as
             with good as (
-                select f, idx, h, ts, s."eventID" is null as derived,
-                    coalesce(s."eventID", regexp_replace(md5(rec),
-                        '^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\1-\\2-\\3-\\4-\\5')) as eventid,
-                    s."recipientAccountId" as recipientaccountid
-                from _staged where reason is null
+                select f, idx, h, ts, derived, eventid, recipientaccountid from _recs where reason is null
             ),
             ranked as (
                 select *, row_number() over (partition by h, eventid order by f, idx) as copy_no
@@ -272,53 +342,61 @@ class Loader:
             ) x
             where n > 1 or exists (select 1 from cloudtrail_logs t where t.eventid = x.eventid)"""
         ).fetchall()[0][0]
+        # Pass 2: the full typed parse, straight into the table (struct fields are matched to the
+        # table's lowercase ones by name)
         cols = ", ".join(self.columns)
         exprs = ", ".join(self.columns.values())
         con.execute(
             f"""insert into cloudtrail_logs ({cols}, eventtime, raw_record, source_key, record_index,
                     record_hash, eventid_derived, ingested_at)
-            select {exprs}, st.ts, case when needs_raw then rec end,
-                   $uris[f + 1], idx, st.h, c.derived, $now
-            from _staged st join _cand c using (f, idx)
-            where c.is_new
-            order by st.ts""",
-            {"uris": [p.ref.uri for p in good], "now": _utcnow()},
+            with new as (
+                select r.f, r.idx, r.rec, r.h, r.ts, r.needs_raw or sh.unknown_keys as needs_raw,
+                    r.eventid, r.derived, roletrail_parse_record(r.rec) as s
+                from _recs r join _shapes sh using (shape)
+                -- duplicates are few: leave them out rather than join every row with its verdict
+                where r.reason is null
+                  and (r.f, r.idx) not in (select (f, idx) from _cand where not is_new)
+            )
+            select {exprs}, ts, case when needs_raw then rec end, $uris[f + 1], idx, h, derived, $now
+            from new
+            """,
+            {"uris": uris, "now": _utcnow()},
         )
         con.execute(
             """insert into quarantined_records
-            select $uris[f + 1], idx, reason || coalesce(': ' || s."eventTime", ''), rec, $run, $now
-            from _staged where reason is not null""",
-            {"uris": [p.ref.uri for p in good], "run": self.run_id, "now": _utcnow()},
+            select $uris[f + 1], idx, reason || coalesce(': ' || event_time, ''), rec, $run, $now
+            from _recs where reason is not null""",
+            {"uris": uris, "run": self.run_id, "now": _utcnow()},
         )
         rows = con.execute(
-            """with files as (select f, count(*) as n from _staged group by f),
+            """with files as (
+                select f, count(*) as n, count(reason) as bad from _recs group by f
+            ),
             cand as (
                 select f, count(*) filter (where is_new) as loaded, count(*) filter (where not is_new) as dups
                 from _cand group by f
-            ),
-            bad as (select f, count(*) as n from _staged where reason is not null group by f)
-            select files.f, files.n, coalesce(cand.loaded, 0), coalesce(cand.dups, 0),
-                   coalesce(bad.n, 0)
-            from files left join cand on cand.f = files.f left join bad on bad.f = files.f"""
+            )
+            select files.f, files.n, coalesce(cand.loaded, 0), coalesce(cand.dups, 0), files.bad
+            from files left join cand on cand.f = files.f"""
         ).fetchall()
         reasons = con.execute(
-            "select reason, count(*) from _staged where reason is not null group by 1"
+            "select reason, count(*) from _recs where reason is not null group by 1"
         ).fetchall()
         for reason, n in reasons:
             self.summary.record_reasons[reason] = self.summary.record_reasons.get(reason, 0) + n
         self.summary.id_collisions += collisions
         return {r[0]: r[1:] for r in rows}
 
-    def _write_manifest(self, batch, good, per_file, skipped) -> None:
+    def _write_manifest(self, batch: Batch, per_file: dict[int, tuple]) -> None:
         s = self.summary
         now = _utcnow()
-        index = {id(p): i for i, p in enumerate(good)}
         rows = []
-        for p in batch:
-            i = index.get(id(p))
-            counts = per_file.get(i) if i is not None else None
+        for p in batch.items:
+            counts = per_file.get(p.number) if p.number is not None else None
             if p.error is None and counts is None:
-                p.error = diagnose(p.doc) if p.doc is not None else "unreadable"
+                # no rows: the document is decoded again (it is not kept) and diagnosed
+                doc = decode(p.ref, p.original).doc if p.original is not None else None
+                p.error = diagnose(doc) if doc is not None else "unreadable"
                 counts = (0, 0, 0, 0)
             if p.error is not None:
                 path = self.keep(p)
@@ -336,41 +414,37 @@ class Loader:
             rows.append(
                 _manifest_row(p.ref, "loaded", total, loaded, dups, bad, None, None, self.run_id, now)
             )
-        for ref in skipped:
+        for ref in batch.skipped:
             s.objects_skipped += 1
             rows.append(
                 _manifest_row(ref, "skipped", None, 0, 0, 0, skip_reason(ref.key), None, self.run_id, now)
             )
         if not rows:
             return
-        table = pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA)
-        self.con.register("_manifest_rows", table)
-        try:
-            self.con.execute(
-                "insert or replace into ingest_manifest by name select *, $source as source from _manifest_rows",
-                {"source": self.source},
-            )
-        finally:
-            self.con.unregister("_manifest_rows")
+        # plain lists as parameters: no pyarrow or pandas import for a few thousand rows
+        columns = {name: [r[name] for r in rows] for name in MANIFEST_COLUMNS}
+        select = ", ".join(f"unnest(${name})::{typ} as {name}" for name, typ in MANIFEST_COLUMNS.items())
+        self.con.execute(
+            f"insert or replace into ingest_manifest by name select {select}, $source as source",
+            {**columns, "source": self.source},
+        )
 
 
-MANIFEST_SCHEMA = pa.schema(
-    [
-        ("uri", pa.string()),
-        ("etag", pa.string()),
-        ("size", pa.int64()),
-        ("last_modified", pa.timestamp("us")),
-        ("status", pa.string()),
-        ("record_count", pa.int32()),
-        ("rows_loaded", pa.int32()),
-        ("duplicates", pa.int32()),
-        ("quarantined_records", pa.int32()),
-        ("reason", pa.string()),
-        ("quarantine_path", pa.string()),
-        ("run_id", pa.string()),
-        ("loaded_at", pa.timestamp("us")),
-    ]
-)
+MANIFEST_COLUMNS = {
+    "uri": "VARCHAR",
+    "etag": "VARCHAR",
+    "size": "BIGINT",
+    "last_modified": "TIMESTAMP",
+    "status": "VARCHAR",
+    "record_count": "INTEGER",
+    "rows_loaded": "INTEGER",
+    "duplicates": "INTEGER",
+    "quarantined_records": "INTEGER",
+    "reason": "VARCHAR",
+    "quarantine_path": "VARCHAR",
+    "run_id": "VARCHAR",
+    "loaded_at": "TIMESTAMP",
+}
 
 
 def _manifest_row(ref, status, total, loaded, dups, bad, reason, path, run_id, now) -> dict:
@@ -399,15 +473,12 @@ def new_objects(con, refs: list[ObjectRef]) -> list[ObjectRef]:
     """The refs not yet in the manifest, or whose etag changed since (skipped ones stay skipped)."""
     if not refs:
         return []
-    table = pa.table({"uri": [r.uri for r in refs], "etag": [r.etag for r in refs]})
-    con.register("_listed", table)
-    try:
-        keep = con.execute(
-            """select l.uri from _listed l left join ingest_manifest m on m.uri = l.uri
-            where m.uri is null or (m.etag is distinct from l.etag and m.status <> 'skipped')"""
-        ).fetchall()
-    finally:
-        con.unregister("_listed")
+    keep = con.execute(
+        """with listed as (select unnest($uris) as uri, unnest($etags)::varchar as etag)
+        select l.uri from listed l left join ingest_manifest m on m.uri = l.uri
+        where m.uri is null or (m.etag is distinct from l.etag and m.status <> 'skipped')""",
+        {"uris": [r.uri for r in refs], "etags": [r.etag for r in refs]},
+    ).fetchall()
     wanted = {u for (u,) in keep}
     return [r for r in refs if r.uri in wanted]
 
@@ -484,15 +555,17 @@ def ingest(
     summary = IngestSummary(source=source.uri, run_id=run_id)
     init_db(con)
     con.execute("set checkpoint_threshold = '1GB'")
+    con.execute("set max_vacuum_tasks = 0")
     con.execute("set memory_limit = '1500MB'")  # peak memory stays flat whatever the batch and history
     quarantine_dir = quarantine_dir or Path(tempfile.gettempdir()) / "roletrail-quarantine"
-    loader = Loader(con, run_id, summary, quarantine_dir, source.uri)
     remote = source_uri.startswith("s3://")
     # S3: many concurrent GETs hide latency. Local: one reader thread is fastest (per-file work
     # is GIL-bound); it overlaps with DuckDB, which releases the GIL while it loads a batch.
     workers = workers or (16 if remote else 1)
     per_task = 4 if remote else 256
     progress = progress or Progress()
+    # the loader has its own connection and thread: DuckDB loads one batch while the next is read
+    loader = Loader(con.cursor(), run_id, summary, quarantine_dir, source.uri, progress)
 
     def prepare(refs: list[ObjectRef]) -> list[Prepared]:
         out = []
@@ -505,17 +578,31 @@ def ingest(
             out.append(decode(ref, data))
         return out
 
-    batch: list[Prepared] = []
-    skipped: list[ObjectRef] = []
-    batch_bytes = 0
+    batches = iter(range(1 << 62))
+    batch = Batch(loader.tmpdir, next(batches))
+    loading: Future | None = None  # the batch DuckDB is loading
 
-    def flush():
-        nonlocal batch, skipped, batch_bytes
-        if batch or skipped:
-            loader.load(batch, skipped)
-            progress.update(summary, len(batch))
-        batch, skipped, batch_bytes = [], [], 0
+    def take(p: Prepared) -> None:
+        nonlocal batch, loading
+        if p.fetch_error is not None:
+            summary.objects_failed += 1
+            summary.fetch_errors.append((p.ref.uri, p.fetch_error))
+        else:
+            batch.add(p)
+        if batch.records >= BATCH_RECORDS or batch.bytes >= BATCH_BYTES or len(batch.items) >= BATCH_FILES:
+            flush()
 
+    def flush() -> None:
+        nonlocal batch, loading
+        if not batch:
+            return
+        batch.close()
+        if loading is not None:
+            loading.result()
+        loading = load_pool.submit(loader.load, batch)
+        batch = Batch(loader.tmpdir, next(batches))
+
+    load_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roletrail-load")
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             inflight: deque = deque()
@@ -525,22 +612,22 @@ def ingest(
                 summary.objects_new += len(fresh)
                 wanted = []
                 for ref in fresh:
-                    (skipped if skip_reason(ref.key) else wanted).append(ref)
+                    (batch.skipped if skip_reason(ref.key) else wanted).append(ref)
                 for task in sized_chunks(wanted, per_task, TASK_BYTES):
                     inflight.append(pool.submit(prepare, task))
                     # bounded read-ahead: memory does not grow with the number of objects
                     while len(inflight) > workers * 2:
                         for p in inflight.popleft().result():
-                            batch_bytes += _take(p, batch, summary)
-                            if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_FILES:
-                                flush()
+                            take(p)
             while inflight:
                 for p in inflight.popleft().result():
-                    batch_bytes += _take(p, batch, summary)
-                    if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_FILES:
-                        flush()
+                    take(p)
             flush()
+            if loading is not None:
+                loading.result()
     finally:
+        load_pool.shutdown(wait=True)  # a batch being loaded commits or rolls back first
+        batch.remove()
         loader.close()
         progress.close()
     # batches commit to the write-ahead log; one checkpoint at the end instead of one per batch
@@ -570,12 +657,3 @@ def ingest(
         first = summary.fetch_errors[0]
         raise RoletrailError(f"could not fetch any of {summary.objects_failed} new objects: {first[1]}")
     return summary
-
-
-def _take(p: Prepared, batch: list[Prepared], summary: IngestSummary) -> int:
-    if p.fetch_error is not None:
-        summary.objects_failed += 1
-        summary.fetch_errors.append((p.ref.uri, p.fetch_error))
-        return 0
-    batch.append(p)
-    return len(p.doc) if p.doc is not None else 0

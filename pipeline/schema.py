@@ -122,24 +122,16 @@ def transform_schema() -> str:
     return json.dumps(node(RECORD))
 
 
-def _rename(expr: str, t) -> str:
-    """SQL turning a camelCase-field value `expr` of type t into the lowercase-field one."""
-    if isinstance(t, str):
-        return expr
-    if isinstance(t, list):
-        return f"list_transform({expr}, lambda x: {_rename('x', t[0])})"
-    parts = ", ".join(f'"{k.lower()}" := {_rename(f"{expr}.{_q(k)}", v)}' for k, v in t.items())
-    # a missing object stays NULL instead of becoming a struct of NULLs
-    return f"case when {expr} is null then null else struct_pack({parts}) end"
-
-
 def _q(name: str) -> str:
     return '"' + name + '"'
 
 
 def column_expressions(src: str) -> dict[str, str]:
-    """column -> SQL expression over `src`, the json_transform result (eventtime excluded)."""
-    return {column_name(k): _rename(f"{src}.{_q(k)}", v) for k, v in RECORD.items() if k != "eventTime"}
+    """column -> SQL expression over `src`, the json_transform result (eventtime excluded).
+
+    The camelCase struct fields need no renaming: an insert casts a struct to the column's
+    type by field name, and DuckDB matches names case-insensitively."""
+    return {column_name(k): f"{src}.{_q(k)}" for k in RECORD if k != "eventTime"}
 
 
 def table_columns() -> list[tuple[str, str]]:
