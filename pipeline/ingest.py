@@ -13,7 +13,6 @@ and the next run picks up exactly the objects that are not in the manifest yet.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import json
 import os
@@ -27,6 +26,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from isal import igzip, isal_zlib
 
 from pipeline import schema
 from pipeline.sources import ObjectRef, open_source, skip_reason
@@ -110,8 +111,8 @@ def decode(ref: ObjectRef, data: bytes) -> Prepared:
     raw = data
     if data[:2] == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
+            data = igzip.decompress(data)
+        except (OSError, EOFError, zlib.error, isal_zlib.error) as e:
             return Prepared(ref, error=f"corrupt gzip: {e}", original=raw)
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
