@@ -75,7 +75,9 @@ def main():
 @click.option("--since", callback=_date, metavar="DATE", help="First day to load (YYYY-MM-DD, UTC).")
 @click.option("--until", callback=_date, metavar="DATE", help="Last day to load (YYYY-MM-DD, UTC).")
 @click.option(
-    "--workers", type=click.IntRange(1, 64), help="Concurrent fetches (default 16 for S3, 1 for a local folder)."
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Concurrent fetches (default 16 for S3, 1 for a local folder).",
 )
 def ingest(source, db, config_path, since, until, workers):
     """Load new CloudTrail log files from SOURCE into the database.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import os
 import sys
@@ -586,12 +587,11 @@ def ingest(
             out.append(decode(ref, data))
         return out
 
-    batches = iter(range(1 << 62))
+    batches = itertools.count()
     batch = Batch(loader.tmpdir, next(batches))
     loading: Future | None = None  # the batch DuckDB is loading
 
     def take(p: Prepared) -> None:
-        nonlocal batch, loading
         if p.fetch_error is not None:
             summary.objects_failed += 1
             summary.fetch_errors.append((p.ref.uri, p.fetch_error))
@@ -638,7 +638,7 @@ def ingest(
         batch.remove()
         loader.close()
         progress.close()
-    # batches commit to the write-ahead log; one checkpoint at the end instead of one per batch
+    # small batches commit to the write-ahead log: one checkpoint at the end, not one per batch
     con.execute("checkpoint")
     summary.seconds = time.monotonic() - started
     con.execute(

@@ -119,6 +119,54 @@ def test_unknown_fields_stay_retrievable(tmp_path, db):
     ) == [("x",)]
 
 
+def test_unknown_keys_are_found_in_any_record_of_a_shape_and_any_batch(tmp_path, db, monkeypatch):
+    """Keys are checked once per shape (the hash of the checked objects' key lists): a record
+    whose shape differs only deep inside userIdentity, or in tlsDetails, is still found, in
+    whichever file and batch it comes, and only such records keep their JSON."""
+    monkeypatch.setattr("pipeline.ingest.BATCH_FILES", 2)  # three batches
+    issuer = record("odd-issuer")
+    issuer["userIdentity"]["sessionContext"] = {
+        "sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::1:role/r", "issuerTag": "new"},
+        "attributes": {"creationDate": "2024-05-01T09:00:00Z", "mfaAuthenticated": "false"},
+    }
+    plain_issuer = record("plain-issuer")
+    plain_issuer["userIdentity"]["sessionContext"] = {
+        "sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::1:role/r"},
+        "attributes": {"creationDate": "2024-05-01T09:00:00Z", "mfaAuthenticated": "false"},
+    }
+    tls = record("odd-tls", tlsDetails={"tlsVersion": "TLSv1.3", "keyExchange": "x25519"})
+    files = [
+        [record(f"a{i}") for i in range(50)],
+        [record(f"b{i}") for i in range(49)] + [issuer],
+        [plain_issuer, *[record(f"c{i}") for i in range(20)]],
+        [tls, record("d1")],
+    ]
+    for n, recs in enumerate(files):
+        write(tmp_path / "src", ct_key(suffix=f"f{n}"), log_bytes(recs))
+    summary = load(db, tmp_path / "src")
+    assert summary.records_loaded == 50 + 50 + 21 + 2
+    kept = dict(query(db, "select eventid, raw_record from cloudtrail_logs where raw_record is not null"))
+    assert set(kept) == {"odd-issuer", "odd-tls"}
+    assert json.loads(kept["odd-issuer"]) == issuer
+    assert json.loads(kept["odd-tls"])["tlsDetails"]["keyExchange"] == "x25519"
+
+
+def test_rows_keep_listing_order(tmp_path, db, monkeypatch):
+    """Rows reach the table in listing order (account, region, day, file), records in file
+    order, so a row group spans a short stretch of time for the detectors' time filters."""
+    monkeypatch.setattr("pipeline.ingest.BATCH_FILES", 6)  # two batches, each over two streams
+    days = ["2024/05/01", "2024/05/02", "2024/05/03"]
+    for d, day in enumerate(days):
+        for f in range(4):
+            stamp = f"202405{d + 1:02d}T{10 + f:02d}00Z"
+            when = f"2024-05-{d + 1:02d}T{10 + f:02d}:%02d:00Z"
+            recs = [record(f"{d}-{f}-{i}", when=when % i) for i in range(30)]
+            write(tmp_path / "src", ct_key(day=day, stamp=stamp, suffix=f"s{f}"), log_bytes(recs))
+    load(db, tmp_path / "src")
+    times = [t for (t,) in query(db, "select eventtime from cloudtrail_logs order by rowid")]
+    assert len(times) == 360 and times == sorted(times)
+
+
 BAD_FILES = {
     "truncated.json.gz": (log_bytes([record("t1")])[:-20], "corrupt gzip"),
     "invalid.json.gz": (gzip.compress(b'{"Records": [{"eventID": "x",]}'), "invalid JSON"),
