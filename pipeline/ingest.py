@@ -266,7 +266,7 @@ class Loader:
         con = self.con
         uris = [p.ref.uri for p in batch.docs]
         # Pass 1 reads and splits the documents and keeps, per record, its JSON text and the few
-        # fields deduplication needs (one narrow json_transform); a file that yields no rows (an
+        # fields deduplication needs (one json_extract_string of three paths); a file that yields no rows (an
         # empty Records array, or a document DuckDB could not read) is diagnosed in Python.
         con.execute(
             """create or replace temp table _recs as
@@ -279,27 +279,29 @@ class Loader:
             ),
             parsed as (
                 select f, idx, rec, hash(rec) as h,
-                    json_transform(rec, '{"eventID": "VARCHAR", "eventTime": "VARCHAR",
-                                          "recipientAccountId": "VARCHAR"}') as k,
+                    json_extract_string(rec, ['$.eventID', '$.eventTime', '$.recipientAccountId']) as k,
                     -- the record's shape: which keys its checked objects have
                     hash(json_keys(rec, $paths)) as shape
                 from recs
             ),
+            named as (
+                select f, idx, rec, h, shape, k[1] as event_id, k[2] as event_time, k[3] as recipientaccountid
+                from parsed
+            ),
             timed as (
-                select *, try_cast(k."eventTime" as timestamptz)::timestamp as ts from parsed
+                select *, try_cast(event_time as timestamptz)::timestamp as ts from named
             )
-            select f, idx, rec, h, shape, ts, k."eventTime" as event_time,
-                k."recipientAccountId" as recipientaccountid, k."eventID" is null as derived,
+            select f, idx, rec, h, shape, ts, event_time, recipientaccountid, event_id is null as derived,
                 -- a record without an event id gets one derived from its content
-                coalesce(k."eventID", regexp_replace(md5(rec),
+                coalesce(event_id, regexp_replace(md5(rec),
                     '^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\1-\\2-\\3-\\4-\\5')) as eventid,
                 case
                     when rec is null or left(rec, 1) <> '{' then 'not a JSON object'
-                    when k."eventTime" is null then 'no eventTime'
+                    when event_time is null then 'no eventTime'
                     when ts is null then 'eventTime cannot be parsed'
                 end as reason,
                 -- the typed columns cannot reproduce a missing event id or a time in another format
-                k."eventID" is null or k."eventTime" <> strftime(ts, '%Y-%m-%dT%H:%M:%SZ') as needs_raw
+                event_id is null or event_time <> strftime(ts, '%Y-%m-%dT%H:%M:%SZ') as needs_raw
             from timed""",
             {
                 "stream": [str(p) for p in batch.paths],
