@@ -307,7 +307,8 @@ def detect_section(spec):
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(synth.encode(chain_recs))
-    timed_cmd([str(BIN / "roletrail"), "ingest", str(extra), "--db", str(work)])
+    wall_i, _, _ = timed_cmd([str(BIN / "roletrail"), "ingest", str(extra), "--db", str(work)])
+    say(f"  ingest of that hour into the {records:,}-event database (what cron does)  {wall_i:7.2f} s")
     wall2, _, proc = timed_cmd([str(BIN / "roletrail"), "detect", "--db", str(work), "--config", str(cfg)])
     say(f"  incremental run (+1 hour, {n_rec:,} records)       {wall2:7.2f} s   "
         f"{proc.stderr.strip().splitlines()[0].removeprefix('detect: ')}")  # fmt: skip
