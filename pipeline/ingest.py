@@ -266,9 +266,10 @@ class Loader:
     def _load_stream(self, batch: Batch) -> dict[int, tuple]:
         con = self.con
         uris = [p.ref.uri for p in batch.docs]
-        # Pass 1 reads and splits the documents and keeps, per record, its JSON text and the few
-        # fields deduplication needs (one json_extract_string of three paths); a file that yields no rows (an
-        # empty Records array, or a document DuckDB could not read) is diagnosed in Python.
+        # Pass 1 reads and splits the documents and keeps, per record, its JSON text and the
+        # few fields deduplication needs (one json_extract_string of three paths). A file that
+        # yields no rows (an empty Records array, or a document DuckDB could not read) is
+        # diagnosed in Python.
         con.execute(
             """create or replace temp table _recs as
             with recs as (
