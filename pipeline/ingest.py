@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 import uuid
-import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -114,7 +113,7 @@ def decode(ref: ObjectRef, data: bytes) -> Prepared:
     if data[:2] == b"\x1f\x8b":
         try:
             data = igzip.decompress(data)
-        except (OSError, EOFError, zlib.error, isal_zlib.error) as e:
+        except (OSError, EOFError, isal_zlib.error) as e:
             return Prepared(ref, error=f"corrupt gzip: {e}", original=raw)
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
@@ -438,28 +437,18 @@ class Loader:
             return
         # plain lists as parameters: no pyarrow or pandas import for a few thousand rows
         columns = {name: [r[name] for r in rows] for name in MANIFEST_COLUMNS}
-        select = ", ".join(f"unnest(${name})::{typ} as {name}" for name, typ in MANIFEST_COLUMNS.items())
+        select = ", ".join(f"unnest(${name}) as {name}" for name in MANIFEST_COLUMNS)
         self.con.execute(
             f"insert or replace into ingest_manifest by name select {select}, $source as source",
             {**columns, "source": self.source},
         )
 
 
-MANIFEST_COLUMNS = {
-    "uri": "VARCHAR",
-    "etag": "VARCHAR",
-    "size": "BIGINT",
-    "last_modified": "TIMESTAMP",
-    "status": "VARCHAR",
-    "record_count": "INTEGER",
-    "rows_loaded": "INTEGER",
-    "duplicates": "INTEGER",
-    "quarantined_records": "INTEGER",
-    "reason": "VARCHAR",
-    "quarantine_path": "VARCHAR",
-    "run_id": "VARCHAR",
-    "loaded_at": "TIMESTAMP",
-}
+# the ingest_manifest columns a batch writes (the insert casts each list to the column's type)
+MANIFEST_COLUMNS = (
+    "uri", "etag", "size", "last_modified", "status", "record_count", "rows_loaded", "duplicates",
+    "quarantined_records", "reason", "quarantine_path", "run_id", "loaded_at",
+)  # fmt: skip
 
 
 def _manifest_row(ref, status, total, loaded, dups, bad, reason, path, run_id, now) -> dict:
