@@ -29,7 +29,8 @@ BIN = Path(sys.executable).parent
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 sys.path.insert(0, str(ROOT))
 
-from pipeline import schema, synth  # noqa: E402
+from pipeline import synth  # noqa: E402
+from pipeline.store import schema  # noqa: E402
 
 ENV = {
     **os.environ,

@@ -41,7 +41,7 @@ def _model_candidate(feats, base, z, params) -> bool:
     )
 
 
-def postprocess(con, rows, params):
+def postprocess(rows, params):
     """Score each role-hour: a robust score on the count, and an IsolationForest on all features."""
     hours = []
     for row in rows:

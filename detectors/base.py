@@ -9,9 +9,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERITIES = ("critical", "high", "medium", "low", "info")  # most severe first: the one order
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def severity_rank(severity: str | None) -> int:
+    """Sort key: most severe first, an unknown severity after every known one."""
+    return SEVERITY_RANK.get(severity or "", len(SEVERITIES))
+
 
 # (column, DuckDB type) every detector query returns, in this order
 OUTPUT_COLUMNS = (
@@ -36,34 +44,34 @@ OUTPUT_COLUMNS = (
 
 @dataclass(frozen=True)
 class Param:
+    """One tunable value of a detector: its default (whose type is the parameter's), bounds
+    for numbers, and for lists of strings an optional pattern every item must match."""
+
     name: str
     default: float | int | str | bool | tuple
     doc: str
     low: float | None = None
     high: float | None = None
+    item_pattern: str | None = None  # a regex each list item must match in full
 
-    def validate(self, value):
+    def annotation(self):
+        """The pydantic type of this parameter: strict (no "5" for 5), with its bounds."""
+        from typing import Annotated
+
+        from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
         kind = type(self.default)
         if kind is tuple:
-            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-                raise ValueError(f"{self.name} must be a list of strings")
-            return tuple(value)
-        if kind is bool:
-            if not isinstance(value, bool):
-                raise ValueError(f"{self.name} must be true or false")
-        elif kind in (int, float):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or (kind is int and value != int(value))
-            ):
-                raise ValueError(f"{self.name} must be a{'n integer' if kind is int else ' number'}")
-            value = kind(value)
-            if self.low is not None and value < self.low or self.high is not None and value > self.high:
-                raise ValueError(f"{self.name} = {value} is outside [{self.low}, {self.high}]")
-        elif not isinstance(value, kind):
-            raise ValueError(f"{self.name} must be a {kind.__name__}")
-        return value
+            item = (
+                Annotated[StrictStr, Field(pattern=f"^(?:{self.item_pattern})$")]
+                if self.item_pattern
+                else StrictStr
+            )
+            return tuple[item, ...]
+        base = {bool: StrictBool, int: StrictInt, float: StrictFloat | StrictInt, str: StrictStr}[kind]
+        if kind in (int, float):
+            return Annotated[base, Field(ge=self.low, le=self.high)]
+        return base
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,7 @@ class Detector:
     # how far before the new events the query must read (its baseline window)
     lookback: dt.timedelta = dt.timedelta(0)
     baseline: str = ""  # the window and key a learned baseline uses, said in every alert's details
-    # optional: (connection, rows as dicts, params) -> rows; for work SQL is not for (a model)
+    # optional: (rows as dicts, params) -> rows; for work SQL is not for (a model); engine-neutral
     postprocess: Callable | None = field(default=None, compare=False)
 
     @property
@@ -88,3 +96,20 @@ class Detector:
 
     def defaults(self) -> dict:
         return {p.name: p.default for p in self.params}
+
+    def params_model(self):
+        """[detectors.<id>] as a pydantic model: `enabled` and every parameter with its bounds."""
+        return _params_model(self)
+
+
+@cache
+def _params_model(det: Detector):
+    from pydantic import ConfigDict, Field, StrictBool, create_model
+
+    fields = {p.name: (p.annotation(), Field(default=p.default, description=p.doc)) for p in det.params}
+    return create_model(
+        f"{det.id}_settings",
+        __config__=ConfigDict(extra="forbid"),
+        enabled=(StrictBool, True),
+        **fields,
+    )

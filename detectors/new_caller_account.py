@@ -30,7 +30,12 @@ DETECTOR = Detector(
             low=0,
             high=365,
         ),
-        Param("expected_pairs", (), 'allowed pairs: "<caller account>><role account or role ARN>"'),
+        Param(
+            "expected_pairs",
+            (),
+            'allowed pairs: "<caller account>><role account or role ARN>"',
+            item_pattern=r"\d{12}>(\d{12}|arn:aws[a-z-]*:iam::\d{12}:role/\S+)",
+        ),
     ),
     lookback=dt.timedelta(days=30),
     baseline="(caller account, role account) pairs seen in the last 30 days",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import cache
+from importlib import resources
 
 import detectors
 from detectors.base import Detector
@@ -24,6 +25,10 @@ def all_detectors() -> tuple[Detector, ...]:
             if det.id != mod.name:
                 raise RuntimeError(
                     f"detectors/{mod.name}.py declares id {det.id!r}: the id must be the file name"
+                )
+            if not resources.files("detectors").joinpath(f"{det.id}.sql").is_file():
+                raise RuntimeError(
+                    f"detectors/{det.id}.py has no detectors/{det.id}.sql: a detector is both files"
                 )
             found.append(det)
     return tuple(sorted(found, key=lambda d: d.id))

@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from pipeline import config as config_mod
-from pipeline import output, storage
-from pipeline.storage import RoletrailError
+from pipeline import output, store
+from pipeline.store import RoletrailError
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the database; cron simply tries again later
 
@@ -46,7 +46,7 @@ class Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except storage.Busy as e:
+        except store.Busy as e:
             click.echo(f"roletrail: {e}", err=True)
             sys.exit(EXIT_BUSY)
         except RoletrailError as e:
@@ -91,8 +91,8 @@ def ingest(source, db, config_path, since, until, workers):
 
     cfg = config_mod.load(config_path)
     db = config_mod.db_path(db, cfg)
-    with storage.exclusive(db, "ingest"):
-        con = storage.connect(db)
+    with store.exclusive(db, "ingest"):
+        con = store.connect(db)
         try:
             summary = run_ingest(con, source, since, until, config_mod.quarantine_dir(cfg, db), workers)
         finally:
@@ -122,7 +122,7 @@ def sql(query, db, config_path, fmt, params):
     db = config_mod.db_path(db, cfg)
     if query == "-":
         query = sys.stdin.read()
-    con = storage.connect(db, read_only=True)
+    con = store.connect(db, read_only=True)
     try:
         cur = con.execute(query, dict(params) if params else None)
         columns = [d[0] for d in cur.description] if cur.description else []
@@ -153,7 +153,7 @@ def chain(ident, db, config_path, fmt):
     from pipeline import chain as chain_mod
 
     cfg = config_mod.load(config_path)
-    con = storage.connect(config_mod.db_path(db, cfg), read_only=True)
+    con = store.connect(config_mod.db_path(db, cfg), read_only=True)
     try:
         found = chain_mod.find(con, ident)
     finally:
@@ -191,8 +191,8 @@ def detect(db, config_path, fmt, full):
 
     cfg = config_mod.load(config_path)
     db = config_mod.db_path(db, cfg)
-    with storage.exclusive(db, "detect"):
-        con = storage.connect(db)
+    with store.exclusive(db, "detect"):
+        con = store.connect(db)
         try:
             summary = detect_mod.detect(con, cfg, full=full)
         finally:
@@ -217,10 +217,10 @@ def notify(db, config_path, retry_failed):
 
     cfg = config_mod.load(config_path)
     db = config_mod.db_path(db, cfg)
-    with storage.exclusive(db, "notify"):
-        con = storage.connect(db)
+    with store.exclusive(db, "notify"):
+        con = store.connect(db)
         try:
-            storage.init_db(con)
+            store.init_db(con)
             summary = notify_mod.notify(con, cfg, retry_failed=retry_failed)
         finally:
             con.close()
@@ -245,7 +245,7 @@ def run(config_path, db, fmt):
 
     cfg = config_mod.load(config_path)
     db = config_mod.db_path(db, cfg)
-    with storage.exclusive(db, "run"):
+    with store.exclusive(db, "run"):
         result = run_job(cfg, db, StageLog())
     _print_alerts(result.new_alerts, fmt)
     if not result.ok:
@@ -272,7 +272,7 @@ def report(db, config_path, out):
     from pipeline import report as report_mod
 
     cfg = config_mod.load(config_path)
-    con = storage.connect(config_mod.db_path(db, cfg), read_only=True)
+    con = store.connect(config_mod.db_path(db, cfg), read_only=True)
     try:
         path = report_mod.write_report(con, out)
     finally:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import tomllib
+from functools import cache
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
-from pipeline.storage import DEFAULT_DB, RoletrailError
+from pipeline.errors import RoletrailError
+from pipeline.store.connection import DEFAULT_DB
 
 DEFAULT_CONFIG = "roletrail.toml"
 
@@ -30,13 +31,6 @@ class Database(Strict):
     path: str = DEFAULT_DB
     # where quarantined objects are kept for inspection; default: <database>.quarantine/
     quarantine_dir: str | None = None
-
-
-class Source(Strict):
-    uri: str | None = None
-    # a scheduled run lists only the day prefixes of the last N days (CloudTrail delivers
-    # within about 15 minutes, so 2 covers midnight and late deliveries); 0 = list everything
-    lookback_days: int = Field(default=2, ge=0, le=3650)
 
 
 class Network(Strict):
@@ -64,6 +58,16 @@ class Suppression(Strict):
     source_ip: str | None = None  # an address or CIDR
     session_name: str | None = None  # glob
 
+    @field_validator("detector")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from detectors.registry import all_detectors
+
+        ids = sorted(d.id for d in all_detectors())
+        if v not in ids:
+            raise ValueError(f"unknown detector {v!r} (known: {', '.join(ids)})")
+        return v
+
     @field_validator("source_ip")
     @classmethod
     def _ip(cls, v):
@@ -72,48 +76,66 @@ class Suppression(Strict):
         return v
 
 
-class Slack(Strict):
-    webhook_url_env: str = "ROLETRAIL_SLACK_WEBHOOK"
-    max_alerts_per_message: int = Field(default=20, ge=1, le=45)
-    timeout_seconds: float = Field(default=10, gt=0, le=120)
+class Core(Strict):
+    """The sections that belong to no part; the parts' sections are added by config_model()."""
 
-
-class Email(Strict):
-    smtp_host: str
-    smtp_port: int = Field(default=587, ge=1, le=65535)
-    starttls: bool = True
-    ssl: bool = False
-    from_: str = Field(alias="from")
-    to: list[str] = Field(min_length=1)
-    username_env: str | None = None
-    password_env: str | None = None
-    timeout_seconds: float = Field(default=30, gt=0, le=300)
-    max_alerts_per_message: int = Field(default=100, ge=1, le=1000)
-
-
-class Notify(Strict):
-    slack: Slack | None = None
-    email: Email | None = None
-    max_attempts: int = Field(default=20, ge=1, le=1000)
-
-
-class Config(Strict):
     database: Database = Database()
-    source: Source = Source()
     network: Network = Network()
     source_identity: SourceIdentity = SourceIdentity()
-    detectors: dict[str, dict[str, Any]] = {}
     suppressions: list[Suppression] = []
-    notify: Notify = Notify()
 
     path: Path | None = Field(default=None, exclude=True)
 
 
-def load(path: str | Path | None) -> Config:
+class SourceSection(Strict):
+    uri: str | None = None
+    # a scheduled run lists only the day prefixes of the last N days (CloudTrail delivers
+    # within about 15 minutes, so 2 covers midnight and late deliveries); 0 = list everything
+    lookback_days: int = Field(default=2, ge=0, le=3650)
+
+
+class NotifySection(Strict):
+    max_attempts: int = Field(default=20, ge=1, le=1000)
+
+
+def _section(name: str, base: type[BaseModel], parts: dict[str, type[BaseModel]]) -> type[BaseModel]:
+    """A section whose sub-tables are the registered parts' own models, each optional."""
+    fields = {key: (model | None, None) for key, model in parts.items()}
+    return create_model(name, __base__=base, **fields)
+
+
+@cache
+def config_model() -> type[BaseModel]:
+    """`roletrail.toml` as one pydantic model, assembled from the registered parts: each
+    detector's parameters, each destination's [notify.<name>], each source's [source.<scheme>]."""
+    from detectors.registry import all_detectors
+    from pipeline.notify import config_models as notifier_models
+    from pipeline.sources import option_models as source_models
+
+    detectors = _section("Detectors", Strict, {d.id: d.params_model() for d in all_detectors()})
+    notify = _section("Notify", NotifySection, notifier_models())
+    source = _section("Source", SourceSection, source_models())
+    return create_model(
+        "Config",
+        __base__=Core,
+        source=(source, source()),
+        detectors=(detectors, detectors()),
+        notify=(notify, notify()),
+    )
+
+
+def __getattr__(name: str):
+    # `Config` is built from the registries on first use, not at import
+    if name == "Config":
+        return config_model()
+    raise AttributeError(name)
+
+
+def load(path: str | Path | None):
     """Load the config at `path`; without one, `./roletrail.toml` if present, else defaults."""
     if path is None:
         if not Path(DEFAULT_CONFIG).exists():
-            return Config()
+            return config_model()()
         path = DEFAULT_CONFIG
     path = Path(path)
     try:
@@ -123,21 +145,32 @@ def load(path: str | Path | None) -> Config:
     except tomllib.TOMLDecodeError as e:
         raise RoletrailError(f"config file {path} is not valid TOML: {e}") from None
     try:
-        cfg = Config.model_validate(data)
+        cfg = config_model().model_validate(data)
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors(include_url=False)
-        )
-        raise RoletrailError(f"config file {path}: {problems}") from None
+        raise RoletrailError(f"config file {path}: {describe(e)}") from None
     cfg.path = path
     return cfg
 
 
-def db_path(cli_value: str | None, cfg: Config) -> str:
+def describe(e: ValidationError) -> str:
+    """A validation error as one line: where, what, and the value that was given."""
+    problems = []
+    for err in e.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            problems.append(f"{where}: unknown key")
+            continue
+        given = err.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float | bool) else ""
+        problems.append(f"{where}: {err['msg']}{shown}")
+    return "; ".join(problems)
+
+
+def db_path(cli_value: str | None, cfg) -> str:
     return cli_value or cfg.database.path
 
 
-def quarantine_dir(cfg: Config, db: str) -> Path:
+def quarantine_dir(cfg, db: str) -> Path:
     if cfg.database.quarantine_dir:
         return Path(cfg.database.quarantine_dir)
     return Path(f"{db}.quarantine") if db != ":memory:" else Path("roletrail.quarantine")

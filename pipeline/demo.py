@@ -300,7 +300,7 @@ def run(out_dir: Path, echo=print) -> DemoResult:
     from pipeline import chain as chain_mod
     from pipeline import config as config_mod
     from pipeline import detect as detect_mod
-    from pipeline import output, report, storage
+    from pipeline import output, report, store
     from pipeline.job import StageLog, run_job
     from pipeline.sources import s3_client
 
@@ -352,13 +352,13 @@ def run(out_dir: Path, echo=print) -> DemoResult:
                                           slack_env=SLACK_ENV, smtp_port=sinks.smtp_port))  # fmt: skip
         cfg = config_mod.load(cfg_path)
         echo("demo: running the scheduled job (roletrail run)")
-        with storage.exclusive(str(db), "demo"):
+        with store.exclusive(str(db), "demo"):
             result = run_job(cfg, str(db), StageLog(machine=False))
         if not result.ok:
             failed = [
                 f"{st['stage']}: {st.get('message')}" for st in result.stages if st["status"] == "failed"
             ]
-            raise storage.RoletrailError("demo job failed: " + "; ".join(failed))
+            raise store.RoletrailError("demo job failed: " + "; ".join(failed))
         deadline = time.monotonic() + 5
         while not sinks.mail and time.monotonic() < deadline:  # the SMTP sink stores asynchronously
             time.sleep(0.05)
@@ -379,7 +379,7 @@ def run(out_dir: Path, echo=print) -> DemoResult:
         ["severity", "detector", "title"], [(r[2], r[1], r[3]) for r in rows], "table", max_width=100
     )
 
-    con = storage.connect(str(db), read_only=True)
+    con = store.connect(str(db), read_only=True)
     try:
         worst = _most_severe(con, alerts, chain_mod)
         if worst:
@@ -411,9 +411,9 @@ def _most_severe(con, alerts, chain_mod):
 
 
 def detect_severity(sev: str) -> int:
-    from pipeline.detect import SEVERITY_ORDER
+    from detectors.base import severity_rank
 
-    return SEVERITY_ORDER.get(sev, 9)
+    return severity_rank(sev)
 
 
 def _rel(p: Path) -> str:

@@ -18,102 +18,33 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from detectors.base import OUTPUT_COLUMNS, Detector
+from detectors.base import OUTPUT_COLUMNS, Detector, severity_rank
 from detectors.registry import all_detectors
-from pipeline.config import Config, Suppression
-from pipeline.storage import RoletrailError, init_db
+from pipeline.config import Suppression
+from pipeline.engine.base import Engine
+from pipeline.store import ALERT_FIELDS, RoletrailError, init_db
 
-ALERT_FIELDS = [
-    "alert_id", "detector", "severity", "title", "role_arn", "account_id", "caller_account", "caller_arn",
-    "source_ip", "session_name", "source_identity", "user_agent", "first_seen", "last_seen", "event_count",
-    "event_ids", "details", "status", "suppression_reason", "created_at", "updated_at", "run_id",
-]  # fmt: skip
 OUTPUT_NAMES = [c for c, _ in OUTPUT_COLUMNS]
-SERVICE_NAME = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?$")
 PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 MAX_EVENT_IDS = 200
 
 
-@lru_cache(maxsize=65536)
-def _networks(cidrs: tuple[str, ...]):
-    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+def settings(det: Detector, cfg):
+    """The [detectors.<id>] section, validated when the config was loaded (defaults if absent)."""
+    return getattr(cfg.detectors, det.id, None) or det.params_model()()
 
 
-@lru_cache(maxsize=262144)
-def _ip_status(ip: str, cidrs: tuple[str, ...]) -> str:
-    text = ip.strip()
-    # AWS services call with their service name; "AWS Internal" is an AWS-side caller
-    if SERVICE_NAME.match(text) or text in ("AWS Internal", "&AWS; Internal"):
-        return "service"
-    nets = _networks(cidrs)
-    status = "known"
-    for part in (p.strip() for p in text.split(",")):
-        try:
-            addr = ipaddress.ip_address(part.split("%", 1)[0])
-        except ValueError:
-            return "malformed"
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-            addr = addr.ipv4_mapped
-        if not any(addr.version == n.version and addr in n for n in nets):
-            status = "unknown"
-    return status
+def detector_params(det: Detector, cfg) -> dict:
+    s = settings(det, cfg)
+    return {p.name: getattr(s, p.name) for p in det.params}
 
 
-def ip_status(ip: str | None, cidrs: list[str] | None) -> str | None:
-    """'known', 'unknown', 'malformed' or 'service' for a sourceIPAddress value."""
-    if ip is None:
-        return None
-    return _ip_status(ip, tuple(cidrs or ()))
+def enabled(cfg) -> list[Detector]:
+    return [d for d in all_detectors() if settings(d, cfg).enabled]
 
 
-def register_functions(con) -> None:
-    from duckdb.sqltypes import VARCHAR
-
-    try:
-        con.create_function("roletrail_ip_status", ip_status, [VARCHAR, "VARCHAR[]"], VARCHAR)
-    except Exception as e:  # already registered on this connection
-        if "already" not in str(e).lower():
-            raise
-
-
-def detector_params(det: Detector, cfg: Config) -> dict:
-    values = det.defaults()
-    for key, value in cfg.detectors.get(det.id, {}).items():
-        if key == "enabled":
-            continue
-        param = next((p for p in det.params if p.name == key), None)
-        if param is None:
-            raise RoletrailError(f"config [detectors.{det.id}]: unknown key {key!r}")
-        try:
-            values[key] = param.validate(value)
-        except ValueError as e:
-            raise RoletrailError(f"config [detectors.{det.id}]: {e}") from None
-    return values
-
-
-def validate_config(cfg: Config) -> None:
-    ids = {d.id for d in all_detectors()}
-    for name, section in cfg.detectors.items():
-        if name not in ids:
-            raise RoletrailError(
-                f"config: unknown detector [detectors.{name}] (known: {', '.join(sorted(ids))})"
-            )
-        if "enabled" in section and not isinstance(section["enabled"], bool):
-            raise RoletrailError(f"config [detectors.{name}]: enabled must be true or false")
-    for s in cfg.suppressions:
-        if s.detector not in ids:
-            raise RoletrailError(f"config: suppression names unknown detector {s.detector!r}")
-    for d in all_detectors():
-        detector_params(d, cfg)
-
-
-def enabled(cfg: Config) -> list[Detector]:
-    return [d for d in all_detectors() if cfg.detectors.get(d.id, {}).get("enabled", True)]
-
-
-def bind_parameters(det: Detector, cfg: Config, window_start: dt.datetime) -> dict:
+def bind_parameters(det: Detector, cfg, window_start: dt.datetime) -> dict:
     """The `$name` values a detector's query uses: the window, config values and its parameters."""
     params = detector_params(det, cfg)
     required = cfg.source_identity.required
@@ -133,15 +64,14 @@ def bind_parameters(det: Detector, cfg: Config, window_start: dt.datetime) -> di
     return {k: v for k, v in bind.items() if k in used}
 
 
-def run_query(con, det: Detector, cfg: Config, window_start: dt.datetime) -> list[dict]:
+def run_query(engine: Engine, det: Detector, cfg, window_start: dt.datetime) -> list[dict]:
     """One detector's findings (OUTPUT_COLUMNS as dicts) for events from window_start on."""
-    cur = con.execute(det.sql, bind_parameters(det, cfg, window_start))
-    columns = [d[0] for d in cur.description]
+    columns, result = engine.query(det.sql, bind_parameters(det, cfg, window_start))
     if columns != OUTPUT_NAMES:
         raise RoletrailError(f"detector {det.id} returns {columns}, not the output columns {OUTPUT_NAMES}")
-    rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
+    rows = [dict(zip(columns, r, strict=True)) for r in result]
     if det.postprocess is not None:
-        rows = det.postprocess(con, rows, detector_params(det, cfg))
+        rows = det.postprocess(rows, detector_params(det, cfg))
     return rows
 
 
@@ -193,29 +123,37 @@ class DetectSummary:
         ] + [f"  {d}: {n} findings" for d, n in sorted(self.per_detector.items()) if n]
 
 
-def detect(con, cfg: Config, now: dt.datetime | None = None, full: bool = False) -> DetectSummary:
-    """Run the enabled detectors over new events (all events with full=True). Caller holds the lock."""
+def detect(
+    con, cfg, now: dt.datetime | None = None, full: bool = False, engine: Engine | None = None
+) -> DetectSummary:
+    """Run the enabled detectors over new events (all events with full=True). Caller holds the lock.
+
+    `con` is the DuckDB store (alerts, runs); `engine` runs the queries, by default DuckDB on
+    that same connection."""
     started = time.monotonic()
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     init_db(con)
-    validate_config(cfg)
-    register_functions(con)
+    if engine is None:
+        from pipeline.engine.duck import DuckDBEngine
+
+        engine = DuckDBEngine(con)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     summary = DetectSummary(run_id)
     (watermark,) = con.execute("select max(watermark) from detection_runs").fetchall()[0]
     if full:
         watermark = None
-    window_start, events_new, new_watermark = con.execute(
+    _, window = engine.query(
         """select min(eventtime), count(*), max(ingested_at) from cloudtrail_logs
-           where $wm::timestamp is null or ingested_at > $wm""",
+           where cast($wm as timestamp) is null or ingested_at > $wm""",
         {"wm": watermark},
-    ).fetchall()[0]
+    )
+    window_start, events_new, new_watermark = window[0]
     summary.events_new = events_new
     summary.window_start = window_start
     findings: list[tuple[Detector, dict]] = []
     if events_new:
         for det in enabled(cfg):
-            rows = run_query(con, det, cfg, window_start)
+            rows = run_query(engine, det, cfg, window_start)
             summary.per_detector[det.id] = len(rows)
             findings += [(det, r) for r in rows]
     con.execute("begin transaction")
@@ -244,7 +182,7 @@ def detect(con, cfg: Config, now: dt.datetime | None = None, full: bool = False)
     return summary
 
 
-def _record(con, findings, cfg: Config, summary: DetectSummary, now: dt.datetime) -> None:
+def _record(con, findings, cfg, summary: DetectSummary, now: dt.datetime) -> None:
     if not findings:
         return
     by_id: dict[str, tuple[Detector, dict]] = {}
@@ -266,8 +204,16 @@ def _record(con, findings, cfg: Config, summary: DetectSummary, now: dt.datetime
             d = json.loads(details) if isinstance(details, str) else dict(details or {})
             d.setdefault("baseline_description", det.baseline)
             details = json.dumps(d, default=str)
+        rule = suppression_for(det.id, row, cfg.suppressions, today)
         if aid in existing:
             _, old_ids, old_count, first, last, status = existing[aid]
+            if rule is not None and status == "open":
+                # a suppression added since the alert opened covers its later events too
+                con.execute(
+                    "update alerts set status = 'suppressed', suppression_reason = $reason where alert_id = $id",
+                    {"reason": rule.reason, "id": aid},
+                )
+                summary.suppressed += 1
             merged = list(dict.fromkeys(list(old_ids or []) + ids))[:MAX_EVENT_IDS]
             con.execute(
                 """update alerts set event_ids = $ids, event_count = $count, first_seen = $first,
@@ -287,7 +233,6 @@ def _record(con, findings, cfg: Config, summary: DetectSummary, now: dt.datetime
             )
             summary.updated += 1
             continue
-        rule = suppression_for(det.id, row, cfg.suppressions, today)
         alert = {
             "alert_id": aid,
             "detector": det.id,
@@ -309,9 +254,6 @@ def _record(con, findings, cfg: Config, summary: DetectSummary, now: dt.datetime
         summary.new_alerts.append(alert)
 
 
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-
-
 def alert_rows(alerts: list[dict]) -> tuple[list[str], list[tuple]]:
     """Alerts as printable rows (DESIGN.md's jsonl fields first)."""
     cols = [
@@ -319,7 +261,7 @@ def alert_rows(alerts: list[dict]) -> tuple[list[str], list[tuple]]:
         "event_count", "event_ids", "details", "caller_account", "caller_arn", "source_ip", "session_name",
         "source_identity", "status",
     ]  # fmt: skip
-    ordered = sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a["severity"], 9), a["first_seen"]))
+    ordered = sorted(alerts, key=lambda a: (severity_rank(a["severity"]), a["first_seen"]))
     rows = []
     for a in ordered:
         d = a["details"]

@@ -5,7 +5,7 @@ batch's newline-delimited streams (`{"f": <file no>, "d": <document>}` per line)
 DuckDB, in its own thread, loads the previous batch. DuckDB's JSON reader splits the
 documents into records; a first pass keeps each record's JSON text and the few fields
 deduplication needs, a second parses the typed columns (`json_transform` with the explicit
-schema in `pipeline.schema`) straight into the table. A batch's rows, quarantined records
+schema in `pipeline.store.schema`) straight into the table. A batch's rows, quarantined records
 and manifest entries commit in one transaction, so a killed run leaves nothing half-loaded
 and the next run picks up exactly the objects that are not in the manifest yet.
 """
@@ -29,9 +29,8 @@ from pathlib import Path
 
 from isal import igzip, isal_zlib
 
-from pipeline import schema
 from pipeline.sources import ObjectRef, open_source, skip_reason
-from pipeline.storage import RoletrailError, init_db
+from pipeline.store import RoletrailError, init_db, schema
 
 # A batch is one transaction. DuckDB writes a transaction's rows straight into the database
 # file, compressed, once it holds at least a row group (122,880 rows); smaller ones go through

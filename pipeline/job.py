@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 
 from pipeline import config as config_mod
-from pipeline import storage
-from pipeline.storage import RoletrailError
+from pipeline import store
+from pipeline.store import RoletrailError
 
 
 @dataclass
@@ -52,9 +52,9 @@ def run_job(cfg, db: str, log: StageLog, today: dt.date | None = None) -> JobRes
     from pipeline.notify import notify
 
     result = JobResult()
-    con = storage.connect(db)
+    con = store.connect(db)
     try:
-        storage.init_db(con)
+        store.init_db(con)
 
         def stage(name, fn):
             started = time.monotonic()

@@ -60,13 +60,39 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-from pipeline.config import Config, Email, Slack
+from pydantic import Field
+
+from detectors.base import SEVERITIES, SEVERITY_RANK
+from pipeline.config import Strict
+
+
+class Slack(Strict):
+    webhook_url_env: str = "ROLETRAIL_SLACK_WEBHOOK"
+    max_alerts_per_message: int = Field(default=20, ge=1, le=45)
+    timeout_seconds: float = Field(default=10, gt=0, le=120)
+
+
+class Email(Strict):
+    smtp_host: str
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    ssl: bool = False
+    from_: str = Field(alias="from")
+    to: list[str] = Field(min_length=1)
+    username_env: str | None = None
+    password_env: str | None = None
+    timeout_seconds: float = Field(default=30, gt=0, le=300)
+    max_alerts_per_message: int = Field(default=100, ge=1, le=1000)
+
+
+def config_models() -> dict:
+    """[notify.<name>] -> the destination's config model."""
+    return {"slack": Slack, "email": Email}
+
 
 log = logging.getLogger("roletrail.notify")
 
 DESTINATIONS = ("slack", "email")
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 SLACK_EMOJI = {
     "critical": ":rotating_light:",
     "high": ":red_circle:",
@@ -176,7 +202,7 @@ class DeliveryError(Exception):
 
 def notify(
     con,
-    cfg: Config,
+    cfg,
     now: dt.datetime | None = None,
     env: Mapping[str, str] | None = None,
     retry_failed: bool = False,
@@ -284,9 +310,7 @@ def _pending(con, dest: str) -> list[_Alert]:
     return alerts
 
 
-def _deliver(
-    con, dest: str, cfg: Config, now: dt.datetime, env: Mapping[str, str], runbooks
-) -> DestinationResult:
+def _deliver(con, dest: str, cfg, now: dt.datetime, env: Mapping[str, str], runbooks) -> DestinationResult:
     res = DestinationResult(dest)
     alerts = _pending(con, dest)
     res.failed, last_failed_error = _failed_rows(con, dest)

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from detectors.base import SEVERITIES
+from detectors.base import SEVERITIES, SEVERITY_RANK
 from detectors.registry import get as get_detector
 from pipeline import chain as chain_mod
 
@@ -40,7 +40,6 @@ CHART_DAYS = 14  # hours shown before the role's last alert
 CHART_MAX_DAYS = 30
 BASELINE_DAYS = 14  # the trailing window of the drawn baseline (as the volume detector's)
 
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 # --------------------------------------------------------------------------------------------
 # small HTML helpers

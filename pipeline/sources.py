@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.storage import RoletrailError
+from pipeline.store import RoletrailError
 
 ACCOUNT = re.compile(r"^\d{12}$")
 ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
@@ -65,6 +65,11 @@ def days(since: dt.date, until: dt.date) -> Iterator[dt.date]:
     while d <= until:
         yield d
         d += dt.timedelta(days=1)
+
+
+def option_models() -> dict:
+    """[source.<scheme>] -> the source's options model."""
+    return {}
 
 
 def open_source(uri: str):

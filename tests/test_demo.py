@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline import demo, storage
+from pipeline import demo, store
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def test_each_incident_raises_its_alert_and_nothing_else(first_run):
     assert got == sorted(i.detector for i in first_run.incidents)
     assert len(set(got)) == 6  # one of each detector
     assert first_run.slack_messages == 1 and first_run.emails == 1
-    con = storage.connect(str(first_run.db), read_only=True)
+    con = store.connect(str(first_run.db), read_only=True)
     (n,) = con.execute("select count(*) from alerts").fetchall()[0]
     delivered = con.execute("select destination, count(*) from alert_deliveries where status = 'delivered' group by 1 "
                             "order by 1").fetchall()  # fmt: skip
@@ -32,7 +32,7 @@ def test_the_chain_ends_in_the_incident(first_run):
     from pipeline import chain
 
     [alert] = [a for a in first_run.alerts if a["detector"] == "unknown_source_ip"]
-    con = storage.connect(str(first_run.db), read_only=True)
+    con = store.connect(str(first_run.db), read_only=True)
     c = chain.find(con, alert["event_ids"][0])
     con.close()
     assert len(c.hops) == 3 and c.origin["type"] == "SAMLUser"

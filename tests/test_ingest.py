@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from conftest import ct_key, log_bytes, record, roletrail, write
 
-from pipeline import storage
+from pipeline import store
 from pipeline.ingest import Progress, ingest
 
 
 def load(db, source, **kw):
-    con = storage.connect(db)
+    con = store.connect(db)
     try:
         return ingest(con, str(source), progress=Progress(enabled=False), **kw)
     finally:
@@ -27,7 +27,7 @@ def load(db, source, **kw):
 
 
 def query(db, sql, params=None):
-    con = storage.connect(db, read_only=True)
+    con = store.connect(db, read_only=True)
     try:
         return con.execute(sql, params).fetchall()
     finally:
@@ -191,7 +191,7 @@ def test_bad_files_are_quarantined_with_reason_and_kept(tmp_path, db):
         )
     write(src, ct_key(suffix="good"), log_bytes([record("g1"), record("g2")]))
     qdir = tmp_path / "quarantine"
-    con = storage.connect(db)
+    con = store.connect(db)
     s = ingest(con, str(src), quarantine_dir=qdir, progress=Progress(enabled=False))
     con.close()
     assert (s.objects_loaded, s.objects_quarantined, s.records_loaded) == (1, len(BAD_FILES), 2)
@@ -452,7 +452,7 @@ def test_sql_is_read_only_and_errors_are_one_line(tmp_path, db):
 
 def test_second_process_gets_one_line_message(tmp_path, db):
     write(tmp_path / "src", ct_key(suffix="a"), log_bytes([record("e1")]))
-    with storage.exclusive(db):
+    with store.exclusive(db):
         proc = roletrail("ingest", tmp_path / "src", "--db", db)
     assert proc.returncode == 75
     assert proc.stderr.strip().count("\n") == 0 and "already working on" in proc.stderr

@@ -12,7 +12,7 @@ import types
 import pytest
 
 from pipeline import notify as notify_mod
-from pipeline import storage
+from pipeline import store
 from pipeline.config import Config, Email, Notify, Slack
 from pipeline.notify import notify
 
@@ -36,8 +36,8 @@ def _no_proxy(monkeypatch):
 
 @pytest.fixture
 def con(tmp_path):
-    c = storage.connect(tmp_path / "notify.duckdb")
-    storage.init_db(c)
+    c = store.connect(tmp_path / "notify.duckdb")
+    store.init_db(c)
     yield c
     c.close()
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import FIXTURES, ct_key, log_bytes, write
 
 from pipeline import config as config_mod
-from pipeline import detect, report, storage
+from pipeline import detect, report, store
 from pipeline.ingest import Progress, ingest
 
 NOW = dt.datetime(2024, 6, 1)
@@ -50,11 +50,11 @@ def built(tmp_path_factory):
         write(src, ct_key(suffix=f"case{i}"), log_bytes(records))
     write(src, ct_key(suffix="broken"), b"\x1f\x8b\x08\x00 this is not gzip")
     db = str(root / "report.duckdb")
-    con = storage.connect(db)
+    con = store.connect(db)
     ingest(con, str(src), quarantine_dir=root / "quarantine", progress=Progress(enabled=False))
     detect.detect(con, config_mod.Config.model_validate(spike["config"]), now=NOW)
     con.close()
-    con = storage.connect(db, read_only=True)
+    con = store.connect(db, read_only=True)
     cur = con.execute("select * from alerts")
     cols = [c[0] for c in cur.description]
     alerts = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
@@ -208,8 +208,8 @@ def test_write_report(built, tmp_path):
 
 
 def test_empty_database(tmp_path):
-    con = storage.connect(str(tmp_path / "empty.duckdb"))
-    storage.init_db(con)
+    con = store.connect(str(tmp_path / "empty.duckdb"))
+    store.init_db(con)
     page = report.render_report(con, now=NOW)
     assert "No alerts in the database." in page and "No quarantined files." in page
     con.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import FIXTURES, ct_key, log_bytes, roletrail
 
-from pipeline import storage
+from pipeline import store
 
 # fixtures slack_webhook, smtp_server (tests/servers.py)
 pytest_plugins = ["servers"]
@@ -83,7 +83,7 @@ def test_run_twice_delivers_every_alert_exactly_once(
     assert len(slack_webhook.requests) == 1 and len(smtp_server.messages) == 1
 
     # cron's next run comes 15 minutes later: the 1-minute backoff has passed by then
-    con = storage.connect(db)
+    con = store.connect(db)
     con.execute("update alert_deliveries set next_attempt_at = next_attempt_at - interval 15 minute")
     con.close()
     second = roletrail("run", "--config", cfg, "--format", "jsonl", env=env)
@@ -98,7 +98,7 @@ def test_run_twice_delivers_every_alert_exactly_once(
     for a in alerts:
         assert a["role_arn"] in text
     assert len(smtp_server.messages) == 1  # email worked the first time: never sent again
-    con = storage.connect(db, read_only=True)
+    con = store.connect(db, read_only=True)
     rows = con.execute(
         "select destination, status, count(*) from alert_deliveries group by 1, 2 order by 1"
     ).fetchall()
@@ -113,7 +113,7 @@ def test_run_twice_delivers_every_alert_exactly_once(
 def test_overlapping_run_exits_without_touching_the_database(tmp_path, bucket, smtp_server, moto_server):
     db = str(tmp_path / "job.duckdb")
     cfg = write_config(tmp_path, bucket, smtp_server, db)
-    with storage.exclusive(db):
+    with store.exclusive(db):
         proc = roletrail("run", "--config", cfg, env={"AWS_ENDPOINT_URL": moto_server})
     assert proc.returncode == 75
     assert len(proc.stderr.strip().splitlines()) == 1 and "already working on" in proc.stderr

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import CORPUS, ct_key, log_bytes, roletrail, write
 
-from pipeline import chain, storage, synth
+from pipeline import chain, store, synth
 from pipeline.ingest import Progress, ingest
 
 T = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
@@ -21,13 +21,13 @@ SAML_PROVIDER = f"arn:aws:iam::{SEC}:saml-provider/AWSSSO"
 
 def load(db, tmp_path, records, name="src"):
     write(tmp_path / name, ct_key(suffix=name), log_bytes(records))
-    con = storage.connect(db)
+    con = store.connect(db)
     ingest(con, str(tmp_path / name), progress=Progress(enabled=False))
     con.close()
 
 
 def rows(db, sql, params=None):
-    con = storage.connect(db, read_only=True)
+    con = store.connect(db, read_only=True)
     try:
         cur = con.execute(sql, params)
         cols = [c[0] for c in cur.description]
@@ -192,7 +192,7 @@ def test_lineage_survives_a_cycle_and_a_missing_parent(tmp_path, db):
 
 
 def test_corpus_iam_guide_pair_joins_into_one_row(db):
-    con = storage.connect(db)
+    con = store.connect(db)
     ingest(con, str(CORPUS / "events" / "awsdocs-iam-user-guide"), progress=Progress(enabled=False))
     con.close()
     pairs = rows(
@@ -215,7 +215,7 @@ def test_session_chain_performance_shape(tmp_path, db):
     """chain finds a session by key through role_sessions: one lookup per hop."""
     sso, hop2, hop3, action = three_hop_chain()
     load(db, tmp_path, sso.records + hop2.records + hop3.records + [action])
-    con = storage.connect(db, read_only=True)
+    con = store.connect(db, read_only=True)
     c = chain.find(con, hop3.access_key_id)
     con.close()
     assert c is not None and len(c.hops) == 3 and c.matched == "access_key_id"

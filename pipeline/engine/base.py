@@ -1,0 +1,24 @@
+"""What detection needs from an engine: bound queries, views, rows."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Engine(Protocol):
+    """Runs the SQL of sql/ and detectors/ over `cloudtrail_logs`.
+
+    Parameters are `$name` values bound by the engine (never formatted into the text);
+    rows come back as tuples of Python values (datetime for TIMESTAMP, list for arrays)."""
+
+    name: str
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
+        """Run one query; returns the column names and every row."""
+        ...
+
+    def register_view(self, name: str, sql: str) -> None:
+        """Create (or replace) view `name` as `sql`."""
+        ...
+
+    def close(self) -> None: ...

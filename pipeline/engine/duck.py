@@ -1,0 +1,43 @@
+"""The DuckDB engine: the store's own connection runs the views and detectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from pipeline.errors import RoletrailError
+
+
+class DuckDBEngine:
+    name = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        register_functions(con)
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
+        try:
+            cur = self.con.execute(sql, params or None)
+        except duckdb.Error as e:
+            raise RoletrailError(f"duckdb: {str(e).splitlines()[0]}") from e
+        return [d[0] for d in cur.description or []], cur.fetchall()
+
+    def register_view(self, name: str, sql: str) -> None:
+        self.con.execute(f"create or replace view {name} as {sql}")
+
+    def close(self) -> None:
+        pass  # the connection belongs to the caller
+
+
+def register_functions(con) -> None:
+    """roletrail's scalar functions (the ip-in-network check) on a DuckDB connection."""
+    from duckdb.sqltypes import VARCHAR
+
+    from pipeline.netcheck import ip_status
+
+    try:
+        con.create_function("roletrail_ip_status", ip_status, [VARCHAR, "VARCHAR[]"], VARCHAR)
+    except Exception as e:  # already registered on this connection
+        if "already" not in str(e).lower():
+            raise
