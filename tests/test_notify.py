@@ -13,7 +13,8 @@ import pytest
 
 from pipeline import notify as notify_mod
 from pipeline import store
-from pipeline.config import Config, Email, Notify, Slack
+from pipeline.config import Config
+from pipeline.notify import Email, Slack
 from pipeline.notify import notify
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0)
@@ -95,7 +96,13 @@ def email_cfg(server, **kw) -> Email:
 
 
 def config(slack=None, email=None, max_attempts=20) -> Config:
-    return Config(notify=Notify(slack=slack, email=email, max_attempts=max_attempts))
+    return Config.model_validate({"notify": {"max_attempts": max_attempts}}).model_copy(
+        update={
+            "notify": Config.model_fields["notify"].annotation(
+                slack=slack, email=email, max_attempts=max_attempts
+            )
+        }
+    )
 
 
 def section_blocks(payload) -> list[dict]:

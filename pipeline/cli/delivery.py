@@ -1,0 +1,64 @@
+"""`roletrail notify` and the scheduled job, `roletrail run`."""
+
+from __future__ import annotations
+
+import click
+
+from pipeline import config as config_mod
+from pipeline import store
+from pipeline.cli.options import config_option, db_option, format_option, print_alerts
+from pipeline.errors import RoletrailError
+
+
+@click.command()
+@db_option
+@config_option
+@click.option("--retry-failed", is_flag=True, help="Give deliveries that gave up another chance.")
+def notify(db, config_path, retry_failed):
+    """Deliver alerts not yet delivered to each configured destination (Slack, email).
+
+    A failed delivery stays pending and is retried by the next run, with backoff.
+
+    Example: ROLETRAIL_SLACK_WEBHOOK=https://hooks.slack.com/services/... roletrail notify
+    """
+    from pipeline import notify as notify_mod
+
+    cfg = config_mod.load(config_path)
+    db = config_mod.db_path(db, cfg)
+    with store.exclusive(db, "notify"):
+        con = store.connect(db)
+        try:
+            store.init_db(con)
+            summary = notify_mod.notify(con, cfg, retry_failed=retry_failed)
+        finally:
+            con.close()
+    for line in summary.lines():
+        click.echo(line if line.startswith("notify") else f"notify: {line}", err=True)
+
+
+@click.command()
+@config_option
+@db_option
+@format_option
+def run(config_path, db, fmt):
+    """The scheduled job: ingest ([source] uri), detect, notify.
+
+    One line per stage on stderr (JSON when not a terminal); the new alerts on stdout.
+    Exit status 0 when the job did its work, alerts or not; 1 when a stage failed; 75 when
+    another run still holds the database.
+
+    Example: */15 * * * * roletrail run --config /etc/roletrail.toml
+    """
+    from pipeline.job import StageLog, run_job
+
+    cfg = config_mod.load(config_path)
+    db = config_mod.db_path(db, cfg)
+    with store.exclusive(db, "run"):
+        result = run_job(cfg, db, StageLog())
+    print_alerts(result.new_alerts, fmt)
+    if not result.ok:
+        failed = [s["stage"] for s in result.stages if s["status"] == "failed"]
+        raise RoletrailError(f"stage{'s' if len(failed) > 1 else ''} failed: {', '.join(failed)}")
+
+
+COMMANDS = [notify, run]

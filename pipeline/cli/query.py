@@ -1,0 +1,80 @@
+"""Investigation commands: `roletrail sql` and `roletrail chain`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pipeline import config as config_mod
+from pipeline import output, store
+from pipeline.cli.options import config_option, db_option, format_option
+from pipeline.errors import RoletrailError
+
+
+@click.command()
+@click.argument("query")
+@db_option
+@config_option
+@format_option
+@click.option(
+    "-p", "--param", "params", nargs=2, multiple=True, metavar="NAME VALUE", help="Bind $NAME to VALUE."
+)
+def sql(query, db, config_path, fmt, params):
+    """Run a read-only SQL QUERY over the database ("-" reads it from stdin).
+
+    Athena's CloudTrail functions (json_extract_scalar, from_iso8601_timestamp, ...) work.
+
+    Example: roletrail sql "select eventname, count(*) from cloudtrail_logs group by 1 order by 2 desc"
+    """
+    import duckdb
+
+    cfg = config_mod.load(config_path)
+    db = config_mod.db_path(db, cfg)
+    if query == "-":
+        query = sys.stdin.read()
+    con = store.connect(db, read_only=True)
+    try:
+        cur = con.execute(query, dict(params) if params else None)
+        columns = [d[0] for d in cur.description] if cur.description else []
+        rows = cur.fetchall() if columns else []
+    except duckdb.Error as e:
+        raise RoletrailError(str(e).splitlines()[0]) from None
+    finally:
+        con.close()
+    output.write_rows(columns, rows, fmt)
+
+
+@click.command()
+@click.argument("ident", metavar="ID")
+@db_option
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def chain(ident, db, config_path, fmt):
+    """Show who really acted: the chain from the origin identity to ID.
+
+    ID is an event id, a sharedEventID or an access key id. Prints each hop (time, caller
+    account -> role, session name, source identity, source IP, user agent, error) and what
+    the last session did.
+
+    Example: roletrail chain ASIAEXAMPLEKEY123456
+    """
+    import json
+
+    from pipeline import chain as chain_mod
+
+    cfg = config_mod.load(config_path)
+    con = store.connect(config_mod.db_path(db, cfg), read_only=True)
+    try:
+        found = chain_mod.find(con, ident)
+    finally:
+        con.close()
+    if found is None:
+        raise RoletrailError(f"no event, sharedEventID or access key id {ident!r} in the database")
+    if fmt == "json":
+        click.echo(json.dumps(found.as_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(chain_mod.render(found))
+
+
+COMMANDS = [sql, chain]
