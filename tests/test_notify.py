@@ -14,8 +14,7 @@ import pytest
 from pipeline import notify as notify_mod
 from pipeline import store
 from pipeline.config import Config
-from pipeline.notify import Email, Slack
-from pipeline.notify import notify
+from pipeline.notify import Email, Slack, notify
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0)
 # fixtures slack_webhook, smtp_server, smtp_server_factory (tests/servers.py)
