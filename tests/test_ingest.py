@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import pytest
 from conftest import ct_key, log_bytes, record, roletrail, write
 
 from pipeline import store
@@ -429,45 +422,3 @@ def test_second_process_gets_one_line_message(tmp_path, db):
     assert proc.returncode == 75
     assert proc.stderr.strip().count("\n") == 0 and "already working on" in proc.stderr
     assert "Traceback" not in proc.stderr
-
-
-def _many_files(root: Path, n: int) -> int:
-    total = 0
-    for i in range(n):
-        recs = [
-            record(f"f{i}-r{j}", f"2024-05-01T{(i // 60) % 24:02d}:{i % 60:02d}:{j:02d}Z") for j in range(20)
-        ]
-        total += len(recs)
-        write(
-            root,
-            ct_key(stamp=f"20240501T{(i // 60) % 24:02d}{i % 60:02d}Z", suffix=f"{i:05d}"),
-            log_bytes(recs),
-        )
-    return total
-
-
-@pytest.mark.parametrize("after_commits", [0.0, 0.4, 1.0])
-def test_killed_run_is_finished_by_the_next_without_duplicates(tmp_path, after_commits):
-    """kill -9 mid-run (before the first commit, and some time after it), then run again."""
-    src = tmp_path / "src"
-    total = _many_files(src, 1500)
-    db = str(tmp_path / "killed.duckdb")
-    env = {**os.environ, "ROLETRAIL_BATCH_FILES": "20"}
-    exe = Path(sys.executable).parent / "roletrail"
-    proc = subprocess.Popen([str(exe), "ingest", str(src), "--db", db], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    wal = Path(db + ".wal")
-    deadline = time.monotonic() + 60
-    # the first batch has committed once the write-ahead log has content
-    while after_commits and not (wal.exists() and wal.stat().st_size > 0) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(after_commits or 0.5)
-    assert proc.poll() is None, "the run finished before it could be killed: make the input bigger"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    roletrail("ingest", src, "--db", db, env={"ROLETRAIL_BATCH_FILES": "20"}, check=True)
-    rows = query(db, "select count(*), count(distinct eventid) from cloudtrail_logs")
-    assert rows == [(total, total)]
-    assert query(db, "select count(*), count(*) filter (where status = 'loaded') from ingest_manifest") == [
-        (1500, 1500)
-    ]

@@ -25,6 +25,7 @@ class Batch:
     def __init__(self, tmpdir: str, name: str, options: IngestOptions):
         self.options = options
         self.max_bytes = options.batch_bytes()
+        self.budget = options.memory_budget()
         self.items: list[Prepared] = []
         self.docs: list[Prepared] = []  # the items written to the streams, by number
         self.skipped: list[ObjectRef] = []
@@ -57,22 +58,25 @@ class Batch:
     def __bool__(self) -> bool:
         return bool(self.items or self.skipped)
 
-    def memory(self, extra: int = 0, longest: int = 0) -> int:
-        """What loading the batch holds in memory, about: its documents' text, and the reader's
-        buffer of twice the longest document."""
-        return self.bytes + extra + 2 * max(self.longest, longest)
+    def memory(self, extra: int = 0) -> int:
+        """About what DuckDB takes to load the batch (and a document of `extra` bytes): ~4x its
+        JSON for the record texts and the typed parse, plus ~16x the longest document, which one
+        thread reads and parses whole (measured: a 6.8 MB document alone needs 128-160 MB of
+        memory_limit, a batch of 1.5 MB documents about 4x its bytes)."""
+        return 4 * (self.bytes + extra) + 16 * max(self.longest, extra)
 
     def fill(self) -> float:
         """How full the batch is: 1.0 closes it."""
         o = self.options
-        return max(
-            self.records / o.batch_records, self.memory() / self.max_bytes, len(self.items) / o.batch_files
-        )
+        return max(self.records / o.batch_records, self.bytes / self.max_bytes, len(self.items) / o.batch_files,
+                   self.memory() / self.budget)  # fmt: skip
 
     def fits(self, p: Prepared) -> bool:
-        """Whether `p` can join without the batch going over its memory budget (a batch takes
-        one document whatever its size: one that is too big alone is split no further)."""
-        return not self.docs or p.doc is None or self.memory(p.size, p.size) <= self.max_bytes
+        """Whether `p` can join without the batch going over its bytes or memory (an empty batch
+        takes any document: one too big even alone is quarantined if it does not load)."""
+        if not self.docs or p.doc is None:
+            return True
+        return self.bytes + p.size <= self.max_bytes and self.memory(p.size) <= self.budget
 
     @property
     def paths(self) -> list[Path]:

@@ -40,6 +40,9 @@ class IngestOptions(BaseModel):
         return self.memory_limit_mb or default_memory_limit_mb()
 
     def batch_bytes(self) -> int:
-        """Uncompressed bytes a batch may hold: its cap, and at most a quarter of the memory limit
-        (DuckDB holds the batch's record texts and a read buffer of twice the longest document)."""
-        return min(self.batch_mb * MB, self.memory_mb() * MB // 4)
+        return self.batch_mb * MB
+
+    def memory_budget(self) -> int:
+        """What DuckDB may take for one batch (pipeline.ingest.batch.Batch.memory): three
+        quarters of memory_limit; a batch that still does not fit is loaded in halves."""
+        return self.memory_mb() * MB * 3 // 4

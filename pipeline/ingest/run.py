@@ -36,16 +36,21 @@ TASK_BYTES = 2 * 1024 * 1024  # compressed bytes one fetch task reads (~20 MB of
 def settings(con, values: dict):
     """DuckDB settings for the duration, then back to what they were: they belong to the
     database instance, which the caller goes on using (`run` detects on it next)."""
-    before = {
-        name: con.execute("select current_setting($n)", {"n": name}).fetchall()[0][0] for name in values
-    }
+
+    def current(name):
+        return con.execute("select current_setting($n)", {"n": name}).fetchall()[0][0]
+
+    before = {name: current(name) for name in values}
     try:
         for name, value in values.items():
             con.execute(f"set {name} = $value", {"value": value})
         yield
     finally:
         for name, value in before.items():
-            con.execute(f"set {name} = $value", {"value": value})
+            # the default comes back exactly; another value as shown (e.g. '2.7 GiB': rounded)
+            con.execute(f"reset {name}")
+            if current(name) != value:
+                con.execute(f"set {name} = $value", {"value": value})
 
 
 def default_quarantine_dir(con) -> Path:
