@@ -204,3 +204,13 @@ def test_killed_run_is_finished_by_the_next_without_duplicates(tmp_path, after_c
     assert query(db, "select count(*), count(*) filter (where status = 'loaded') from ingest_manifest") == [
         (200, 200)
     ]
+
+
+def test_the_readmes_ingest_block_is_valid():
+    import re
+    import tomllib
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = re.search(r"```toml\n(\[ingest\].*?)```", readme, re.S).group(1)
+    options = IngestOptions.model_validate(tomllib.loads(block)["ingest"])
+    assert options == IngestOptions()  # the README shows the defaults
