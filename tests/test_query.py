@@ -180,3 +180,26 @@ def test_a_writer_waits_for_a_readers_copy_and_a_second_writer_does_not(hostile_
     os.close(fd)  # the copy is done
     t.join(timeout=30)
     assert got == ["writer"]
+
+
+def test_detect_table_makes_a_hostile_role_arn_visible(tmp_path):
+    denied = record(
+        "ev-denied",
+        eventSource="sts.amazonaws.com",
+        eventName="AssumeRole",
+        sourceIPAddress="203.0.113.9",
+        errorCode="AccessDenied",
+        requestParameters={
+            "roleArn": "arn:aws:iam::222222222222:role/\x1b[2J\x1b]0;pwned\x07",
+            "roleSessionName": "s",
+        },
+        recipientAccountId="111111111111",
+    )
+    write(tmp_path / "src", ct_key(suffix="dn"), log_bytes([denied]))
+    db = tmp_path / "dn.duckdb"
+    cfg = tmp_path / "roletrail.toml"
+    cfg.write_text('[network]\nknown_cidrs = ["198.51.100.0/24"]\n')
+    roletrail("ingest", tmp_path / "src", "--db", db, check=True)
+    out = roletrail("detect", "--db", db, "--config", cfg, check=True).stdout
+    assert "unknown_source_ip" in out and raw_controls(out) == []
+    assert "\\x1b]0;pwned\\x07" in out
