@@ -95,6 +95,7 @@ def ingest(
                            progress or Progress(), options)  # fmt: skip
     finally:
         source.close()
+    summary.notes += source.report()
     return summary
 
 
@@ -106,6 +107,7 @@ def _run(con, source, since, until, quarantine_dir, workers, progress, options) 
     max_document = options.max_document_mb * 1024 * 1024
     # the loader has its own connection and thread: DuckDB loads one batch while the next is read
     loader = Loader(con.cursor(), run_id, summary, quarantine_dir, source, progress, options)
+    source.begin(con.cursor(), run_id)
 
     def prepare(refs: list[ObjectRef]) -> list[Prepared]:
         out = []

@@ -25,6 +25,7 @@ class IngestSummary:
     quarantined: list[tuple[str, str]] = field(default_factory=list)  # (uri, reason)
     record_reasons: dict[str, int] = field(default_factory=dict)
     fetch_errors: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the source's own lines (Source.report)
 
     @property
     def records_per_second(self) -> float:
@@ -63,4 +64,4 @@ class IngestSummary:
             out.append(f"quarantined records: {n} x {reason} (table quarantined_records)")
         for uri, err in self.fetch_errors[:5]:
             out.append(f"fetch failed {uri}: {err}")
-        return out
+        return out + self.notes

@@ -17,6 +17,7 @@ from pipeline.sources.s3 import s3_client
 SOURCES = {
     "s3": "pipeline.sources.s3:S3Source",
     "file": "pipeline.sources.local:LocalSource",
+    "sqs": "pipeline.sources.sqs:SqsSource",
 }
 SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 

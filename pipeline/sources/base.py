@@ -47,6 +47,13 @@ class Source(Protocol):
 
     def close(self) -> None: ...
 
+    def begin(self, con, run_id: str) -> None:
+        """Before list(): the run's id and a database cursor of the source's own, for what it
+        records itself (sqs: the messages that name no object, table quarantined_messages)."""
+
+    def report(self) -> list[str]:
+        """After close(): lines for the run's summary (sqs: messages received, deleted, kept)."""
+
 
 class BaseSource:
     """Defaults for the parts of the protocol most sources do not need."""
@@ -60,6 +67,12 @@ class BaseSource:
 
     def close(self) -> None:
         return None
+
+    def begin(self, con, run_id: str) -> None:
+        con.close()  # the cursor is the source's to close; most sources record nothing
+
+    def report(self) -> list[str]:
+        return []
 
 
 def skip_reason(key: str) -> str | None:

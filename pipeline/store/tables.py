@@ -25,6 +25,10 @@ TABLES = {
     "quarantined_records": """
         source_key VARCHAR, record_index INTEGER, reason VARCHAR, record VARCHAR, run_id VARCHAR,
         quarantined_at TIMESTAMP""",
+    # SQS messages that named no object to load (or one that could not be), kept before deletion
+    "quarantined_messages": """
+        message_id VARCHAR PRIMARY KEY, queue VARCHAR, body VARCHAR, reason VARCHAR, sent_at TIMESTAMP,
+        receive_count INTEGER, run_id VARCHAR, quarantined_at TIMESTAMP""",
     "ingest_runs": """
         run_id VARCHAR PRIMARY KEY, source VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
         objects_listed INTEGER, objects_new INTEGER, objects_loaded INTEGER, objects_skipped INTEGER,
