@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import os
 import re
 import threading
 import time
@@ -83,10 +84,16 @@ def sqs_client(url: str | None):
     from botocore.config import Config
 
     m = QUEUE_HOST.match(url.split("/")[2]) if url and url.count("/") >= 3 else None
-    region = (m[1] or m[2]) if m else None
+    session = boto3.session.Session()
+    # botocore reads AWS_DEFAULT_REGION and the profile's region, not AWS_REGION
+    region = (m[1] or m[2]) if m else session.region_name or os.environ.get("AWS_REGION")
+    if not region:
+        raise RoletrailError(
+            "no AWS region for the queue: set AWS_REGION (or AWS_DEFAULT_REGION), or give its URL"
+        )
     # read_timeout above the longest long poll (20 s)
     cfg = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60)
-    return boto3.session.Session().client("sqs", region_name=region, config=cfg)
+    return session.client("sqs", region_name=region, config=cfg)
 
 
 class SqsSource(BaseSource):
