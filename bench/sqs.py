@@ -67,6 +67,24 @@ def drain(moto: Moto, sqs, url: str, bucket: str, workers: int = 8) -> tuple[flo
     return time.perf_counter() - t, n
 
 
+def hold_then_delete(moto: Moto, sqs, url: str, bucket: str, workers: int = 16) -> tuple[float, int]:
+    """roletrail's pattern: receive until empty (messages held in flight), GET in threads, then
+    delete. moto scans its in-flight messages on every receive, so holding them costs there."""
+    t = time.perf_counter()
+    held = []
+    while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300).get(
+        "Messages", []
+    ):
+        held += msgs
+    keys = [json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"] for m in held]
+    with ThreadPoolExecutor(workers) as ex:
+        list(ex.map(lambda k: moto.s3.get_object(Bucket=bucket, Key=k)["Body"].read(), keys))
+    for i in range(0, len(held), 10):
+        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                                                        for n, m in enumerate(held[i : i + 10])])  # fmt: skip
+    return time.perf_counter() - t, len(held)
+
+
 def main():
     import boto3
     from botocore.config import Config
@@ -88,11 +106,14 @@ def main():
             h = moto.s3.head_object(Bucket=bucket, Key=key(i))
             heads[key(i)] = (h["ContentLength"], h["ETag"].strip('"'))
         env = {**ENV, "AWS_ENDPOINT_URL": moto.url}
-        own, ours, listed = [], [], []
+        own, held, ours, listed = [], [], [], []
         for run in range(REPEAT):
             url = sqs.create_queue(QueueName=f"own-{run}")["QueueUrl"]
             fill(sqs, url, bucket, heads)
             own.append(drain(moto, sqs, url, bucket))
+            url = sqs.create_queue(QueueName=f"held-{run}")["QueueUrl"]
+            fill(sqs, url, bucket, heads)
+            held.append(hold_then_delete(moto, sqs, url, bucket))
             url = sqs.create_queue(QueueName=f"ours-{run}")["QueueUrl"]
             fill(sqs, url, bucket, heads)
             with tempfile.TemporaryDirectory() as tmp:
@@ -105,11 +126,15 @@ def main():
                                         f"{tmp}/l.duckdb"], env)  # fmt: skip
                 listed.append(wall)
         t_own = statistics.median(t for t, _ in own)
+        t_held = statistics.median(t for t, _ in held)
         t_ours = statistics.median(t for t, _, _ in ours)
         t_list = statistics.median(listed)
         say(f"SQS ingest, {OBJECTS} small objects, one S3 event notification each (median of {REPEAT}):")
         say(
             f"  endpoint's own receive + GET + delete (8 threads)  {t_own:6.2f} s {OBJECTS / t_own:7.0f} objects/s"
+        )
+        say(
+            f"  endpoint's own, receive all, then GET + delete      {t_held:6.2f} s {OBJECTS / t_held:7.0f} objects/s"
         )
         say(f"  roletrail ingest sqs:// (whole command)            {t_ours:6.2f} s {OBJECTS / t_ours:7.0f} objects/s"
             f"  ({t_own / t_ours:.0%} of the endpoint's rate, peak RSS {ours[0][1]} MiB)")  # fmt: skip
