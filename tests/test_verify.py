@@ -208,18 +208,23 @@ class Place:
 
     bucket: str
     write: object  # Trail -> the SOURCE to verify
+    delete: object  # key -> None
 
 
 @pytest.fixture(params=["s3", "local"])
 def where(request, tmp_path):
     if request.param == "local":
         # the bucket name is only inside the digests: a local copy cannot check it
-        yield Place("copy-of-org-trail-bucket", lambda trail: trail.write_local(tmp_path / "copy"))
+        yield Place(
+            "copy-of-org-trail-bucket",
+            lambda trail: trail.write_local(tmp_path / "copy"),
+            lambda key: (tmp_path / "copy" / key).unlink(),
+        )
         return
     s3 = request.getfixturevalue("s3")
     name = f"verify-{request.node.originalname.replace('_', '-')[5:40]}"
     s3.create_bucket(Bucket=name)
-    yield Place(name, lambda trail: trail.upload(s3))
+    yield Place(name, lambda trail: trail.upload(s3), lambda key: s3.delete_object(Bucket=name, Key=key))
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
         for obj in page.get("Contents", []):
             s3.delete_object(Bucket=name, Key=obj["Key"])
@@ -272,18 +277,20 @@ def test_a_validly_signed_substitute_breaks_the_chain(rsa_keys, tmp_path):
     assert [(p.key, p.problem) for p in report.problems] == [(trail.digests[3], "digest_chain_broken")]
 
 
-def test_range_reads_the_previous_digest_outside_it(rsa_keys, tmp_path):
+def test_range_reads_the_previous_digest_outside_it(where, rsa_keys, tmp_path):
     """--since cuts the chain: the digest before the range is read to check the link, not
-    reported missing; log files before the range are not reported either."""
-    trail = Trail("copy-of-org-trail-bucket", rsa_keys[0]).build(30, start=dt.datetime(2024, 5, 1, 0, 0, 30))
-    uri = trail.write_local(tmp_path / "copy")
+    reported missing; log files before the range are not reported either. On S3 the range is
+    listed per account/region root from --since on."""
+    trail = Trail(where.bucket, rsa_keys[0]).build(30, start=dt.datetime(2024, 5, 1, 0, 0, 30))
+    uri = where.write(trail)
     keys = keys_mod.load(keys_file(tmp_path / "k.json", rsa_keys[0]))
     day2 = dt.date(2024, 5, 2)
     report = verify(uri, keys, since=day2, until=day2)
     assert report.problems == []
     assert report.checked["log_files_listed"] == 12  # 6 hours of day 2, two files each
+    assert report.checked["digests"] == 7  # ending 00:00:30 to 06:00:30 on day 2
     # the digest ending at 00:00:30 on day 2 is gone; the next one names it
-    (tmp_path / "copy" / trail.digests[23]).unlink()
+    where.delete(trail.digests[23])
     assert [(p.key, p.problem) for p in verify(uri, keys, since=day2).problems] == [
         (trail.digests[23], "digest_missing")
     ]
