@@ -71,7 +71,7 @@ candidates as (
     from measured
     where gap_minutes > $min_gap_minutes
       and gap_end >= $window_start - interval '1' hour
-      and stream_first <= gap_start - to_days($min_history_days)
+      and stream_first <= gap_start - interval ($min_history_days) day
 ),
 
 -- the longest the stream was quiet in the baseline before each candidate
@@ -86,7 +86,7 @@ history as (
     inner join measured as h
         on h.account_id = c.account_id
        and h.aws_region = c.aws_region
-       and h.gap_start >= c.gap_start - to_days($lookback_days)
+       and h.gap_start >= c.gap_start - interval ($lookback_days) day
        and h.gap_end <= c.gap_start
        and not h.is_open
     group by c.account_id, c.aws_region, c.gap_start
@@ -105,13 +105,17 @@ judged as (
        and h.gap_start = c.gap_start
 )
 
+-- the columns after event_ids are the alert's details; `a__b` is key b of object a
 select
-    account_id || '|' || aws_region || '|' || strftime(gap_start, '%Y-%m-%dT%H:%M') as dedup_key,
+    -- 'T' outside the format: an unquoted T is a pattern letter in Spark's date formats
+    account_id || '|' || aws_region || '|' || strftime(gap_start, '%Y-%m-%d') || 'T'
+        || strftime(gap_start, '%H:%M') as dedup_key,
     'high' as severity,
     'No CloudTrail log files from ' || account_id || ' ' || aws_region || ' for '
-        || cast(round(gap_minutes / 60.0, 1) as varchar) || ' hours'
+        || cast(round(cast(gap_minutes as double) / 60, 1) as varchar) || ' hours'
         || case when is_open then ' (still none)' else '' end
-        || ', usually at most ' || cast(round(usual_longest / 60.0, 1) as varchar) as title,
+        || ', usually at most ' || cast(round(cast(usual_longest as double) / 60, 1) as varchar) || ' hours'
+        as title,
     cast(null as varchar) as role_arn,
     account_id,
     cast(null as varchar) as caller_account,
@@ -124,19 +128,18 @@ select
     gap_end as last_seen,
     cast(0 as bigint) as event_count,
     cast([] as varchar[]) as event_ids,
-    to_json({
-        'region': aws_region,
-        'gap_minutes': gap_minutes,
-        'open': is_open,
-        'usual_longest_gap_minutes': usual_longest,
-        'threshold_minutes': threshold_minutes,
-        'files_in_baseline': files_before,
-        'last_file': last_uri,
-        'next_file': next_uri,
-        'baseline': {
-            'window_days': $lookback_days, 'key': 'account, region', 'factor': $factor,
-            'floor_minutes': $min_gap_minutes, 'history_required_days': $min_history_days
-        }
-    }) as details
+    aws_region as region,
+    gap_minutes,
+    is_open as still_open,
+    usual_longest as usual_longest_gap_minutes,
+    threshold_minutes,
+    files_before as files_in_baseline,
+    last_uri as last_file,
+    next_uri as next_file,
+    $lookback_days as baseline__window_days,
+    'account, region' as baseline__key,
+    $factor as baseline__factor,
+    $min_gap_minutes as baseline__floor_minutes,
+    $min_history_days as baseline__history_required_days
 from judged
 where gap_minutes > threshold_minutes

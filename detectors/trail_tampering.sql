@@ -1,7 +1,6 @@
 -- CloudTrail switched off or narrowed, or the trail's bucket stripped of its policy or given a
 -- lifecycle that deletes logs: what an intruder does first so that the rest goes unseen.
--- Only calls that succeeded (a denied attempt changes nothing). Request parameters are read
--- as JSON text with regexes where they hold lists (event selectors), which every engine has.
+-- Only calls that succeeded (a denied attempt changes nothing).
 with calls as (
     select
         eventid,
@@ -16,6 +15,7 @@ with calls as (
         sourceipaddress as source_ip,
         useragent as user_agent,
         requestparameters,
+        -- selectors are lists: matched in the JSON text, which every engine can do
         coalesce(cast(requestparameters as varchar), '') as params_text,
         coalesce(
             json_extract_string(requestparameters, '$.name'),
@@ -88,6 +88,7 @@ classified as (
     from calls
 )
 
+-- the columns after event_ids are the alert's details
 select
     account_id || '|' || eventid as dedup_key,
     case when eventname in ('StopLogging', 'DeleteTrail') then 'critical' else 'high' end as severity,
@@ -105,13 +106,10 @@ select
     eventtime as last_seen,
     cast(1 as bigint) as event_count,
     [eventid] as event_ids,
-    to_json({
-        'event_name': eventname,
-        'reduction': reduction,
-        'trail': trail,
-        'bucket': bucket_name,
-        'region': aws_region,
-        'request_parameters': requestparameters
-    }) as details
+    eventname as event_name,
+    reduction,
+    trail,
+    bucket_name as bucket,
+    aws_region as region
 from classified
 where reduction <> ''

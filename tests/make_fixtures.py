@@ -766,7 +766,7 @@ def trail_delivery_gap():
                 "details.region": "us-east-1",
                 "details.gap_minutes": 480,
                 "details.usual_longest_gap_minutes": 120,
-                "details.open": False,
+                "details.still_open": False,
             }
         ],
         files=stream(PROD, "us-east-1", 9 * 24, skip=gap),
@@ -802,7 +802,7 @@ def trail_delivery_gap():
         "stream_silent_while_others_deliver",
         "111111111111 eu-west-1 delivers nothing after 10:00 on day 8 while another stream goes on.",
         [],
-        [{"account_id": CI, "details.region": "eu-west-1", "details.open": True}],
+        [{"account_id": CI, "details.region": "eu-west-1", "details.still_open": True}],
         files=open_gap,
     )
 

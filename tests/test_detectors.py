@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, FIXTURES, ct_key, log_bytes, write
 
-from detectors.base import OUTPUT_COLUMNS, SEVERITIES
+from detectors.base import QUERY_COLUMNS, SEVERITIES
 from detectors.registry import all_detectors
 from pipeline import config as config_mod
 from pipeline import detect, store
@@ -95,8 +95,13 @@ def test_every_detector_returns_the_same_columns(db):
     engine = DuckDBEngine(con)
     cfg = config_mod.Config()
     for d in DETECTORS:
+        for name, (columns, rows) in detect.bind_tables(d, cfg).items():
+            engine.register_table(name, columns, rows)
         cur = con.execute(d.sql, detect.bind_parameters(d, cfg, NOW))
-        assert [c[0] for c in cur.description] == [c for c, _ in OUTPUT_COLUMNS], d.id
+        names = [c[0] for c in cur.description]
+        # the fixed columns first; the rest are the details' keys
+        assert names[: len(QUERY_COLUMNS)] == [c for c, _ in QUERY_COLUMNS], d.id
+        assert "details" not in names, d.id
         assert detect.run_query(engine, d, cfg, NOW) == []
     con.close()
 
@@ -279,7 +284,7 @@ def test_delivery_gap_is_one_alert_from_open_to_closed(tmp_path, db):
 
     load_records(db, tmp_path / "a", [], {k: v for k, v in files.items() if stamp(k) < cut})
     [first] = run_detect(db, cfg).new_alerts
-    assert json.loads(first["details"])["open"] and first["last_seen"] == dt.datetime(2024, 5, 9, 14, 0)
+    assert json.loads(first["details"])["still_open"] and first["last_seen"] == dt.datetime(2024, 5, 9, 14, 0)
     load_records(db, tmp_path / "b", [], {k: v for k, v in files.items() if stamp(k) >= cut})
     assert run_detect(db, cfg).new_alerts == []
     # the silent stream delivers again at 23:00, an hour after the other stream's last file
@@ -290,5 +295,5 @@ def test_delivery_gap_is_one_alert_from_open_to_closed(tmp_path, db):
     assert run_detect(db, cfg).new_alerts == []
     [alert] = alerts(db, "trail_delivery_gap")
     details = json.loads(alert["details"])
-    assert alert["alert_id"] == first["alert_id"] and not details["open"]
+    assert alert["alert_id"] == first["alert_id"] and not details["still_open"]
     assert alert["last_seen"] == dt.datetime(2024, 5, 9, 23, 0) and details["next_file"].endswith(back)

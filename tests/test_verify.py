@@ -323,3 +323,19 @@ def test_public_keys_file(tmp_path):
     path.write_text("[]")
     proc = roletrail("verify", tmp_path, "--public-keys", path)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "list-public-keys" in proc.stderr
+
+
+def test_table_makes_control_characters_visible(rsa_keys, tmp_path):
+    """Anyone who can write to the bucket chooses key names: the table escapes what a terminal
+    would act on; JSON keeps the key exact."""
+    trail = Trail("copy-of-org-trail-bucket", rsa_keys[0]).build(2)
+    uri = trail.write_local(tmp_path / "copy")
+    forged = log_key(T0 + dt.timedelta(minutes=30), 5).replace(".json.gz", "\x1b]0;owned\x07.json.gz")
+    (tmp_path / "copy" / forged).write_bytes(log_bytes([record("forged")]))
+    keys = keys_file(tmp_path / "k.json", rsa_keys[0])
+    table = roletrail("verify", uri, "--public-keys", keys)
+    assert table.returncode == 1 and "\x1b" not in table.stdout and "\\x1b]0;owned\\x07" in table.stdout
+    out = json.loads(roletrail("verify", uri, "--public-keys", keys, "--format", "json").stdout)
+    assert out["problems"] == [
+        {"key": forged, "problem": "not_in_any_digest", "detail": "no digest lists this log file"}
+    ]

@@ -10,13 +10,6 @@ import click
 from pipeline.cli.options import _date
 
 
-def visible(text: str) -> str:
-    """Control characters (keys are anyone's choice who can write to the bucket) made visible."""
-    return "".join(
-        c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}" for c in text
-    )
-
-
 @click.command()
 @click.argument("source")
 @click.option(
@@ -44,6 +37,7 @@ def verify(source, public_keys, since, until, fmt, workers):
     """
     from pipeline import output
     from pipeline.errors import RoletrailError
+    from pipeline.text import visible
     from pipeline.verify import keys as keys_mod
     from pipeline.verify import verify as run_verify
 
@@ -53,7 +47,8 @@ def verify(source, public_keys, since, until, fmt, workers):
     if fmt == "json":
         click.echo(json.dumps(report.as_json(), indent=2))
     elif report.problems:
-        rows = [(visible(p.key), p.problem, visible(p.detail)) for p in report.problems]
+        # the table makes control characters visible: keys are chosen by whoever can write the bucket
+        rows = [(p.key, p.problem, p.detail) for p in report.problems]
         output.write_rows(["key", "problem", "detail"], rows, "table", max_width=200)
     for line in report.lines():
         click.echo(f"verify: {visible(line)}", err=True)
