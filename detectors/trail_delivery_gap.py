@@ -45,6 +45,7 @@ DETECTOR = Detector(
             high=13,
         ),
     ),
+    # two weeks hold two weekends: a weekday's gap is judged against the weekend's quiet too
     lookback=dt.timedelta(days=14),
     baseline="longest gap between log files of the account and region in the 14 days before",
 )

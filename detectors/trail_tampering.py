@@ -24,6 +24,7 @@ DETECTOR = Detector(
         "Cost work that narrows data events or selectors on purpose; lifecycle rules put by the "
         "team that owns the trail bucket.",
     ),
+    # which bucket is the trail's is not in the S3 calls themselves: it has to be configured
     params=(
         Param(
             "trail_buckets",

@@ -154,6 +154,7 @@ class Trail:
         )
         return key
 
+    # two log files per hour, at :10 and :40, like a quiet account's trail
     def build(self, hours: int, start: dt.datetime = T0) -> Trail:
         previous = None
         for h in range(hours):
@@ -221,6 +222,7 @@ def where(request, tmp_path):
             lambda key: (tmp_path / "copy" / key).unlink(),
         )
         return
+    # a bucket of its own: the bucket name is part of what each digest signs
     s3 = request.getfixturevalue("s3")
     name = f"verify-{request.node.originalname.replace('_', '-')[5:40]}"
     s3.create_bucket(Bucket=name)

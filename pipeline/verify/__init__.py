@@ -94,6 +94,7 @@ def verify(
         elif kind == "log" and in_range(key, since, until):
             log_keys.append(key)
 
+    # reads are network-bound on S3: threads overlap them; hashing releases the GIL
     with ThreadPoolExecutor(max_workers=workers) as pool:
         digests = {d.key: d for d in pool.map(lambda k: _load_digest(objects, k, keys), digest_keys)}
         problems = [
@@ -141,6 +142,7 @@ def _load_digest(objects, key: str, keys: dict[str, PublicKey]) -> dg.Digest:
     if not d.invalid:
         where_ok = objects.claims(key, d.data["digestS3Bucket"], d.data["digestS3Object"])
         dg.check_signature(d, keys, where_ok)
+    d.raw = b""  # hashed and checked: a year of digests need not stay in memory twice
     return d
 
 

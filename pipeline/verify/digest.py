@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from pipeline.verify.keys import SIGNATURE_ALGORITHM, PublicKey
 
+# trail names may hold underscores, regions never do: the home region anchors the split
 DIGEST_NAME = re.compile(
     r"(?:^|/)(\d{12})/CloudTrail-Digest/([^/]+)/\d{4}/\d{2}/\d{2}/"
     r"\1_CloudTrail-Digest_\2_(.+)_([a-z]{2}(?:-[a-z]+)+-\d+)_(\d{8}T\d{6}Z)(_backfill)?\.json\.gz$"
@@ -119,6 +120,7 @@ class Digest:
 
 def string_to_sign(data: dict, raw: bytes) -> bytes:
     previous = data["previousDigestSignature"]
+    # CloudTrail's signer is Java: a missing previous signature is written as the text "null"
     return "\n".join(
         [
             str(data["digestEndTime"]),
@@ -151,6 +153,7 @@ def read(key: str, body: bytes, metadata: dict) -> Digest:
         d.invalid = f"invalid format: no {', '.join(missing)}"
     elif d.end is None:
         d.invalid = f"digestEndTime {data['digestEndTime']!r} is not a time"
+    # the object's metadata is what CloudTrail sets; the digest's own field is the fallback
     algorithm = metadata.get("signature-algorithm") or data.get("digestSignatureAlgorithm")
     if d.invalid is None and algorithm not in (None, SIGNATURE_ALGORITHM):
         d.invalid = f"signature algorithm {algorithm!r} is not {SIGNATURE_ALGORITHM}"
@@ -167,6 +170,7 @@ def check_signature(d: Digest, keys: dict[str, PublicKey], where_ok: bool) -> No
     if not d.signature:
         d.invalid = "no signature (x-amz-meta-signature, or a .signature file next to a local copy)"
         return
+    # the fingerprint only picks the key; a wrong one cannot make a signature verify
     fp = str(d.data["digestPublicKeyFingerprint"]).lower()
     key = keys.get(fp)
     if key is None:

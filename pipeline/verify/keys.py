@@ -29,6 +29,7 @@ class PublicKey:
 
     def verify(self, signature_hex: str, message: bytes) -> bool:
         """RSA PKCS#1 v1.5 over SHA-256 of `message`, the way CloudTrail signs digests."""
+        # the signature is metadata anyone with s3:PutObject can set: bad hex is a bad signature
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
@@ -44,12 +45,14 @@ class PublicKey:
         return True
 
     def valid_at(self, when: dt.datetime, slack=dt.timedelta(hours=1)) -> bool:
+        # a digest is signed a little after its end time, and key periods meet end to end
         if self.valid_from and when < self.valid_from - slack:
             return False
         return not (self.valid_to and when > self.valid_to + slack)
 
 
 def fingerprint(der: bytes) -> str:
+    # MD5 is CloudTrail's choice of key name here, not a security property: the signature is RSA
     return hashlib.md5(der, usedforsecurity=False).hexdigest()
 
 
@@ -104,6 +107,7 @@ def load(path: str | Path) -> dict[str, PublicKey]:
         except (binascii.Error, ValueError, UnsupportedAlgorithm) as e:
             raise RoletrailError(f"{where}: Value is not a DER RSA public key ({e})") from None
         fp = fingerprint(der)
+        # a file edited by hand (or a key swapped in) must not pass under another key's name
         given = entry.get("Fingerprint")
         if given is not None and str(given).lower() != fp:
             raise RoletrailError(f"{where}: Fingerprint {given} is not the MD5 of its Value ({fp})")

@@ -66,6 +66,7 @@ class LocalObjects:
             return None
         except OSError as e:
             raise RoletrailError(f"cannot read {path}: {e.strerror or e}") from None
+        # a missing sidecar is an unsigned digest, reported as such, not an error here
         try:
             signature = Path(f"{path}{SIDECAR}").read_text().strip()
         except (OSError, UnicodeDecodeError):
@@ -153,6 +154,7 @@ class S3Objects:
             obj = self.client.get_object(Bucket=bucket, Key=name)
             return Blob(obj["Body"].read(), obj.get("Metadata") or {})
         except ClientError as e:
+            # absent is an answer (a deleted file); anything else (AccessDenied) stops the run
             if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                 return None
             raise RoletrailError(f"cannot read s3://{bucket}/{name}: {_why(e)}") from None
