@@ -136,6 +136,7 @@ class Data:
         return [(s, groups[s]) for s in (*SEVERITIES, "other") if s in groups]
 
 
+# most severe first (the severity order is bound, from detectors/base.py), suppressed after open
 ALERTS_SQL = """
 with ranked as (
     select
@@ -167,7 +168,7 @@ def _load_alerts(con, limit: int) -> tuple[list[Alert], int]:
                 pass
         try:
             det = get_detector(r.get("detector"))
-        except KeyError:
+        except KeyError:  # an alert of a detector that was removed since: shown without its metadata
             det = None
         alerts.append(Alert(r, details, det))
     return alerts, total

@@ -57,7 +57,9 @@ def _environment() -> Environment:
         ),
         autoescape=True,
         finalize=_finalize,
+        # a misspelt name is an error, not an empty cell that hides a missing value
         undefined=StrictUndefined,
+        # block tags on their own lines leave no blank lines; whitespace inside a line is kept as written
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
