@@ -19,7 +19,7 @@ from pipeline.report import chains as chains_mod
 from pipeline.report import charts as charts_mod
 from pipeline.report import data as data_mod
 from pipeline.report.fmt import day, fmt_time, text
-from pipeline.text import ELLIPSIS, visible
+from pipeline.text import visible
 
 MAX_LIST_ITEMS = 30  # items of a list inside an alert's details
 
@@ -40,7 +40,7 @@ def _anchor(key: str, prefix: str) -> str:
     return prefix + "-" + re.sub(r"[^A-Za-z0-9_-]+", "-", key)[:80]
 
 
-def _clip(value, limit: int, mark: str = ELLIPSIS) -> str:
+def _clip(value, limit: int, mark: str = "…") -> str:
     s = "" if value is None else str(value)
     return visible(s[:limit]) + (mark if len(s) > limit else "")
 
