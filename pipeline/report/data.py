@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from detectors.base import SEVERITIES, severity_rank
 from detectors.registry import get as get_detector
-from pipeline.chain import _rows as rows  # the one row-dict helper
+from pipeline.store import rows
 
 MAX_ALERTS = 200  # alerts shown in full; the rest are counted
 MAX_QUARANTINED = 200
