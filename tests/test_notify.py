@@ -5,16 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import shlex
 import socket
-import sys
-import types
 
 import pytest
+from conftest import roletrail
 
-from pipeline import notify as notify_mod
+from detectors import registry as detector_registry
 from pipeline import store
 from pipeline.config import Config
-from pipeline.notify import Email, Slack, notify
+from pipeline.notify import notify, outbox
+from pipeline.notify.email import EmailConfig
+from pipeline.notify.slack import SlackConfig, escape
+from pipeline.notify.text import clean
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0)
 # fixtures slack_webhook, smtp_server, smtp_server_factory (tests/servers.py)
@@ -46,7 +49,7 @@ def insert_alert(con, alert_id: str, **fields) -> None:
     """An alert row as the detectors would write it; any column can be overridden."""
     row = {
         "alert_id": alert_id,
-        "detector": "cross_account_new_caller",
+        "detector": "new_caller_account",
         "severity": "high",
         "title": "New caller account for role",
         "role_arn": "arn:aws:iam::222222222222:role/Deploy",
@@ -84,14 +87,14 @@ def deliveries(con, destination=None) -> list[dict]:
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def slack_cfg(**kw) -> Slack:
-    return Slack(webhook_url_env=HOOK_ENV, **kw)
+def slack_cfg(**kw) -> SlackConfig:
+    return SlackConfig(webhook_url_env=HOOK_ENV, **kw)
 
 
-def email_cfg(server, **kw) -> Email:
+def email_cfg(server, **kw) -> EmailConfig:
     base = dict(smtp_host=server.host, smtp_port=server.port, starttls=False, to=["secops@example.com"])
     base.update(kw)
-    return Email(**{"from": "roletrail@example.com"}, **base)
+    return EmailConfig(**{"from": "roletrail@example.com"}, **base)
 
 
 def config(slack=None, email=None, max_attempts=20) -> Config:
@@ -291,7 +294,7 @@ def test_backoff_doubles_then_gives_up_and_can_be_retried(con, slack_webhook):
 
 
 def test_backoff_is_capped_at_one_hour():
-    assert [notify_mod.backoff_seconds(n) for n in (1, 2, 3, 6, 7, 30)] == [60, 120, 240, 1920, 3600, 3600]
+    assert [outbox.backoff_seconds(n) for n in (1, 2, 3, 6, 7, 30)] == [60, 120, 240, 1920, 3600, 3600]
 
 
 def test_client_error_is_recorded_and_retried(con, slack_webhook):
@@ -300,7 +303,9 @@ def test_client_error_is_recorded_and_retried(con, slack_webhook):
     cfg = config(slack=slack_cfg())
     notify(con, cfg, now=NOW, env={HOOK_ENV: slack_webhook.url()})
     (row,) = deliveries(con)
-    assert row["status"] == "pending" and row["last_error"] == "Slack webhook: HTTP 404 Not Found: no_service"
+    assert (
+        row["status"] == "pending" and row["last_error"] == "Slack webhook: HTTP 404: Not Found: no_service"
+    )
 
 
 def test_timeout_is_retried(con):
@@ -319,7 +324,7 @@ def test_crash_between_send_and_record_sends_again_never_loses(con, slack_webhoo
     insert_alert(con, "a1")
     cfg = config(slack=slack_cfg())
     env = {HOOK_ENV: slack_webhook.url()}
-    real = notify_mod._transaction
+    real = outbox.transaction
     calls = []
 
     def crash_on_record(c, fn):
@@ -328,10 +333,10 @@ def test_crash_between_send_and_record_sends_again_never_loses(con, slack_webhoo
             raise KeyboardInterrupt
         return real(c, fn)
 
-    monkeypatch.setattr(notify_mod, "_transaction", crash_on_record)
+    monkeypatch.setattr(outbox, "transaction", crash_on_record)
     with pytest.raises(KeyboardInterrupt):
         notify(con, cfg, now=NOW, env=env)
-    monkeypatch.setattr(notify_mod, "_transaction", real)
+    monkeypatch.setattr(outbox, "transaction", real)
     assert len(slack_webhook.requests) == 1 and deliveries(con)[0]["status"] == "pending"
 
     notify(con, cfg, now=NOW + dt.timedelta(minutes=15), env=env)
@@ -342,7 +347,7 @@ def test_crash_between_send_and_record_sends_again_never_loses(con, slack_webhoo
 # --------------------------------------------------------------------------- digests
 
 
-def test_slack_digest_caps_alerts_and_counts_the_rest(con, slack_webhook):
+def test_slack_digest_caps_alerts_and_counts_the_rest(con, slack_webhook, tmp_path):
     for i in range(30):
         insert_alert(
             con, f"a{i:02d}", severity="low" if i else "critical", first_seen=NOW - dt.timedelta(minutes=i)
@@ -355,15 +360,19 @@ def test_slack_digest_caps_alerts_and_counts_the_rest(con, slack_webhook):
     assert len(sections) == 10
     assert "CRITICAL" in sections[0]["text"]["text"]  # most severe first
     rest = payload["blocks"][-1]["text"]["text"]
-    assert rest.startswith("… and 20 more alerts: roletrail sql ")
-    assert "d.destination = 'slack' and d.delivered_at = '2024-05-01 12:00:00'" in rest
+    assert rest.startswith("… and 20 more alerts: roletrail sql -p destination slack ")
+    assert "-p delivered_at '2024-05-01 12:00:00'" in rest
+    assert "'slack'" not in rest and "'2024" not in rest.split("'select", 1)[1]  # values are parameters
     assert payload["text"] == "roletrail: 30 new alerts (1 critical, 29 low)"
     assert all(r["status"] == "delivered" for r in deliveries(con)) and len(deliveries(con)) == 30
     assert summary.get("slack").alerts_sent == 30 and summary.get("slack").messages_sent == 1
 
-    # the query in the message finds exactly the alerts of that digest
-    query = rest.split("roletrail sql ", 1)[1].strip('"')
-    assert len(con.execute(query).fetchall()) == 30
+    # the command in the message, as a shell splits it, finds exactly the alerts of that digest
+    words = shlex.split(rest.split(": ", 1)[1])
+    assert words[:2] == ["roletrail", "sql"]
+    con.close()
+    proc = roletrail(*words[1:], "--format", "json", "--db", tmp_path / "notify.duckdb", check=True)
+    assert len(json.loads(proc.stdout)) == 30
 
 
 def test_slack_message_never_exceeds_50_blocks(con, slack_webhook):
@@ -381,15 +390,7 @@ def test_slack_message_never_exceeds_50_blocks(con, slack_webhook):
         assert len(s["text"]["text"]) <= 3000
 
 
-def test_slack_block_content(con, slack_webhook, monkeypatch):
-    import detectors
-
-    fake = types.ModuleType("detectors.registry")
-    fake.get = lambda d: types.SimpleNamespace(
-        title="t", runbook=("Ask the owner of <role> whether this was planned", "b")
-    )
-    monkeypatch.setitem(sys.modules, "detectors.registry", fake)
-    monkeypatch.setattr(detectors, "registry", fake, raising=False)
+def test_slack_block_content(con, slack_webhook):
     insert_alert(con, "a1", event_ids=["3f1a-event"])
     notify(con, config(slack=slack_cfg()), now=NOW, env={HOOK_ENV: slack_webhook.url()})
     (section,) = section_blocks(slack_webhook.requests[0].json())
@@ -400,9 +401,10 @@ def test_slack_block_content(con, slack_webhook, monkeypatch):
     assert fields["Session name"] == "`alice-session`"
     assert fields["Source identity"] == "`alice@example.com`"
     assert fields["Seen"] == "2024-05-01 10:00:00 UTC – 2024-05-01 10:05:00 UTC (2 events)"
-    assert fields["Runbook"] == "Ask the owner of &lt;role&gt; whether this was planned"
+    runbook = detector_registry.get("new_caller_account").runbook[0]
+    assert fields["Runbook"] == escape(clean(runbook, 500)) and len(runbook) > 10
     assert fields["Investigate"] == "`roletrail chain 3f1a-event`"
-    assert fields["Detector"] == "`cross_account_new_caller`"
+    assert fields["Detector"] == "`new_caller_account`"
     assert "*HIGH*" in section["text"]["text"]
 
 
