@@ -123,7 +123,14 @@ def test_overlapping_run_exits_without_touching_the_database(tmp_path, bucket, s
 def test_failed_stage_is_reported_and_later_stages_still_run(tmp_path, smtp_server):
     db = str(tmp_path / "job.duckdb")
     cfg = write_config(tmp_path, "no-such-bucket", smtp_server, db)
-    proc = roletrail("run", "--config", cfg, env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
+    # the webhook is configured (else notify reports a misconfiguration); no alert, so never contacted
+    hook = "http://127.0.0.1:9/services/T0/B0/unused"
+    proc = roletrail(
+        "run",
+        "--config",
+        cfg,
+        env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "ROLETRAIL_SLACK_WEBHOOK": hook},
+    )
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     stages = [json.loads(line) for line in lines[:-1]]
