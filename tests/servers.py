@@ -8,11 +8,15 @@ Use them from a test module with::
   ``.requests`` every request received (method, path, headers, exact body bytes),
   ``.fail_next(n, status=500, retry_after=None, body=...)`` answers the next n requests
   with that status (429 + ``Retry-After`` for rate limiting), afterwards 200 "ok".
+* ``webhook_server``: the same, under a name for destinations other than Slack.
 * ``smtp_server`` -> SmtpServer (aiosmtpd, no login): ``.host``, ``.port``, ``.messages``
   (mail_from, rcpt_tos, exact ``data`` bytes, ``.message`` parsed), ``.wait_for(n)``.
 * ``smtp_server_factory(user=..., password=...)`` -> an SmtpServer that requires
   AUTH LOGIN/PLAIN with those credentials (over plain TCP: ``auth_require_tls=False``);
   ``.auth_attempts`` records (mechanism, login, success) — never the password.
+  ``reject_reply=f`` answers a failed login with ``f(mechanism, login, password)`` (bytes
+  in, one reply line such as "535 ..." out): a server that echoes what it was sent.
+* ``no_proxy``: removes the ``*_proxy`` variables urllib honours, so requests stay on loopback.
 
 Servers log nothing to stdout/stderr (a request line would contain the webhook's token).
 """
@@ -32,6 +36,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 # --------------------------------------------------------------------------- Slack webhook
+
+
+@pytest.fixture
+def no_proxy(monkeypatch):
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
 
 
 @dataclass
@@ -130,6 +140,10 @@ def slack_webhook():
         server.stop()
 
 
+# the same recorder, for any destination that POSTs (a generic JSON webhook)
+webhook_server = slack_webhook
+
+
 # --------------------------------------------------------------------------- SMTP
 
 
@@ -150,7 +164,7 @@ def free_port() -> int:
 class SmtpServer:
     """An aiosmtpd server on 127.0.0.1 that records every message it accepts."""
 
-    def __init__(self, user: str | None = None, password: str | None = None):
+    def __init__(self, user: str | None = None, password: str | None = None, reject_reply=None):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -181,6 +195,9 @@ class SmtpServer:
             )
             login = auth_data.login.decode(errors="replace") if isinstance(auth_data, LoginPassword) else "?"
             server.auth_attempts.append((mechanism, login, ok))
+            if not ok and reject_reply is not None and isinstance(auth_data, LoginPassword):
+                reply = reject_reply(mechanism, auth_data.login, auth_data.password)
+                return AuthResult(success=False, handled=False, message=reply)
             # handled=False: aiosmtpd itself answers 535 on failure
             return AuthResult(success=ok, handled=False)
 
@@ -211,8 +228,8 @@ class SmtpServer:
 def smtp_server_factory():
     started: list[SmtpServer] = []
 
-    def make(user: str | None = None, password: str | None = None) -> SmtpServer:
-        server = SmtpServer(user, password).start()
+    def make(user: str | None = None, password: str | None = None, reject_reply=None) -> SmtpServer:
+        server = SmtpServer(user, password, reject_reply).start()
         started.append(server)
         return server
 

@@ -10,81 +10,33 @@ import socket
 
 import pytest
 from conftest import roletrail
+from outbox_kit import NOW, config, deliveries, insert_alert, open_store
 
 from detectors import registry as detector_registry
-from pipeline import store
 from pipeline.config import Config
 from pipeline.notify import notify, outbox
 from pipeline.notify.email import EmailConfig
 from pipeline.notify.slack import SlackConfig, escape
 from pipeline.notify.text import clean
 
-NOW = dt.datetime(2024, 5, 1, 12, 0, 0)
 # fixtures slack_webhook, smtp_server, smtp_server_factory (tests/servers.py)
 pytest_plugins = ["servers"]
-# aiosmtpd warns about AUTH without TLS: intended here, on loopback
-pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+pytestmark = [
+    pytest.mark.usefixtures("no_proxy"),
+    # aiosmtpd warns about AUTH without TLS: intended here, on loopback
+    pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS"),
+]
 
 HOOK_ENV = "ROLETRAIL_SLACK_WEBHOOK"
 SECRET_TOKEN = "SECRETTOKEN123"
 SMTP_USER, SMTP_PASSWORD = "roletrail-bot", "pw-Very-Secret-42"
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    # urllib honours *_proxy variables: make sure the webhook requests stay on loopback
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-
-
 @pytest.fixture
 def con(tmp_path):
-    c = store.connect(tmp_path / "notify.duckdb")
-    store.init_db(c)
+    c = open_store(tmp_path / "notify.duckdb")
     yield c
     c.close()
-
-
-def insert_alert(con, alert_id: str, **fields) -> None:
-    """An alert row as the detectors would write it; any column can be overridden."""
-    row = {
-        "alert_id": alert_id,
-        "detector": "new_caller_account",
-        "severity": "high",
-        "title": "New caller account for role",
-        "role_arn": "arn:aws:iam::222222222222:role/Deploy",
-        "account_id": "222222222222",
-        "caller_account": "111111111111",
-        "caller_arn": "arn:aws:iam::111111111111:user/alice",
-        "source_ip": "203.0.113.9",
-        "session_name": "alice-session",
-        "source_identity": "alice@example.com",
-        "user_agent": "aws-cli/2.15.0",
-        "first_seen": dt.datetime(2024, 5, 1, 10, 0, 0),
-        "last_seen": dt.datetime(2024, 5, 1, 10, 5, 0),
-        "event_count": 2,
-        "event_ids": [f"ev-{alert_id}-1", f"ev-{alert_id}-2"],
-        "details": json.dumps({"why": "test"}),
-        "status": "open",
-        "suppression_reason": None,
-        "created_at": dt.datetime(2024, 5, 1, 11, 0, 0),
-        "updated_at": dt.datetime(2024, 5, 1, 11, 0, 0),
-        "run_id": "run-1",
-    }
-    row.update(fields)
-    cols = ", ".join(row)
-    con.execute(f"insert into alerts ({cols}) values ({', '.join('$' + k for k in row)})", row)
-
-
-def deliveries(con, destination=None) -> list[dict]:
-    sql = "select * from alert_deliveries"
-    params = {}
-    if destination:
-        sql += " where destination = $d"
-        params = {"d": destination}
-    cur = con.execute(sql + " order by destination, alert_id", params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def slack_cfg(**kw) -> SlackConfig:
@@ -95,16 +47,6 @@ def email_cfg(server, **kw) -> EmailConfig:
     base = dict(smtp_host=server.host, smtp_port=server.port, starttls=False, to=["secops@example.com"])
     base.update(kw)
     return EmailConfig(**{"from": "roletrail@example.com"}, **base)
-
-
-def config(slack=None, email=None, max_attempts=20) -> Config:
-    return Config.model_validate({"notify": {"max_attempts": max_attempts}}).model_copy(
-        update={
-            "notify": Config.model_fields["notify"].annotation(
-                slack=slack, email=email, max_attempts=max_attempts
-            )
-        }
-    )
 
 
 def section_blocks(payload) -> list[dict]:
