@@ -16,6 +16,7 @@ from pipeline.notify.base import Notifier
 DESTINATIONS = {
     "slack": "pipeline.notify.slack:SlackNotifier",
     "email": "pipeline.notify.email:EmailNotifier",
+    "webhook": "pipeline.notify.webhook:WebhookNotifier",
 }
 
 
