@@ -192,7 +192,8 @@ def send(
 ) -> list[str]:
     """Send over SMTP. Returns warnings (recipients refused); raises DeliveryError on failure,
     with the server's reply as the error's detail (scrubbed before it is stored)."""
-    context = ssl.create_default_context()
+    # loading the CA certificates takes ~0.1 s: only when TLS is used
+    context = ssl.create_default_context() if cfg.ssl or cfg.starttls else None
     where = f"SMTP {clean(cfg.smtp_host, 100)}:{cfg.smtp_port}"
     try:
         if cfg.ssl:
