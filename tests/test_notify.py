@@ -15,7 +15,8 @@ from outbox_kit import NOW, config, deliveries, insert_alert, open_store
 from detectors import registry as detector_registry
 from pipeline.config import Config
 from pipeline.notify import notify, outbox
-from pipeline.notify.email import EmailConfig
+from pipeline.notify.base import Misconfigured
+from pipeline.notify.email import EmailConfig, EmailNotifier
 from pipeline.notify.slack import SlackConfig, escape
 from pipeline.notify.text import clean
 
@@ -570,3 +571,87 @@ def test_missing_webhook_env_is_a_clear_error_and_email_still_goes(con, smtp_ser
     assert "environment variable ROLETRAIL_SLACK_WEBHOOK is not set" in rows["slack"]["last_error"]
     assert rows["email"]["status"] == "delivered"
     assert "ROLETRAIL_SLACK_WEBHOOK is not set" in summary.lines()[0]
+
+
+# --------------------------------------------------------------------------- hostile session name
+
+HOSTILE = "x\r\nBcc: evil@example.com\x1b[2J<b>&<@U123>"
+SHOWN = "x\\r\\nBcc: evil@example.com\\x1b[2J<b>&<@U123>"  # control characters made visible
+
+
+def test_hostile_session_name_reaches_slack_escaped(con, slack_webhook):
+    insert_alert(con, "a1", session_name=HOSTILE)
+    notify(con, config(slack=slack_cfg()), now=NOW, env={HOOK_ENV: slack_webhook.url()})
+    raw = slack_webhook.requests[0].body
+    text = all_block_text(json.loads(raw))
+    (section,) = section_blocks(json.loads(raw))
+    session = next(f["text"] for f in section["fields"] if f["text"].startswith("*Session name*"))
+    assert session == "*Session name*\n`" + escape(SHOWN) + "`"
+    assert "&lt;@U123&gt;" in session and "&lt;b&gt;&amp;" in session
+    assert "<@U123>" not in text and "<b>" not in text  # cannot mention or format
+    assert "\x1b" not in text and "\r" not in text and "Bcc: evil@example.com\n" not in text
+
+
+def test_hostile_session_name_reaches_email_without_injection(con, smtp_server):
+    insert_alert(con, "a1", session_name=HOSTILE)
+    notify(con, config(email=email_cfg(smtp_server)), now=NOW, env={})
+    (mail,) = smtp_server.wait_for(1)
+    assert mail.rcpt_tos == ["secops@example.com"] and mail.message["Bcc"] is None
+    assert b"\x1b" not in mail.data and b"evil@example.com" not in mail.data.split(b"\r\n\r\n", 1)[0]
+    page, text = html_part(mail.message), text_part(mail.message)
+    assert "<code>x\\r\\nBcc: evil@example.com\\x1b[2J&lt;b&gt;&amp;&lt;@U123&gt;</code>" in page
+    assert "<b>" not in page and "<@U123>" not in page
+    assert f"  Session name:             {SHOWN}" in text.splitlines()  # plain text: as it is, one line
+
+
+# --------------------------------------------------------------------------- plaintext login
+
+
+def test_plaintext_login_to_a_remote_host_is_refused(con):
+    insert_alert(con, "a1")
+    remote = EmailConfig(smtp_host="smtp.example.com", starttls=False, username_env="U", password_env="P",
+                         to=["secops@example.com"], **{"from": "roletrail@example.com"})  # fmt: skip
+    summary = notify(con, config(email=remote), now=NOW, env={"U": SMTP_USER, "P": SMTP_PASSWORD})
+    result = summary.get("email")  # refused before connecting: smtp.example.com is never contacted
+    assert result.misconfigured and summary.undelivered == ["email is misconfigured"]
+    assert "password in clear text to smtp.example.com" in result.last_error
+    assert "allow_plaintext_auth = true" in result.last_error and SMTP_PASSWORD not in result.last_error
+    (row,) = deliveries(con)
+    assert row["status"] == "pending" and row["attempts"] == 0
+
+
+@pytest.mark.parametrize(
+    "host, tls, allowed",
+    [
+        ("smtp.example.com", {}, False),
+        ("10.0.0.1", {}, False),
+        ("127.0.0.1.example.com", {}, False),
+        ("smtp.example.com", {"allow_plaintext_auth": True}, True),
+        ("smtp.example.com", {"starttls": True}, True),
+        ("smtp.example.com", {"ssl": True}, True),
+        ("127.0.0.1", {}, True),
+        ("127.8.9.10", {}, True),
+        ("::1", {}, True),
+        ("[::1]", {}, True),
+        ("LocalHost.", {}, True),
+    ],
+)
+def test_plaintext_login_rule(host, tls, allowed):
+    settings = {"starttls": False, **tls}
+    cfg = EmailConfig(smtp_host=host, username_env="U", password_env="P", to=["secops@example.com"],
+                      **{"from": "roletrail@example.com"}, **settings)  # fmt: skip
+    notifier = EmailNotifier(cfg, {"U": SMTP_USER, "P": SMTP_PASSWORD})
+    if allowed:
+        notifier.check()
+    else:
+        with pytest.raises(Misconfigured, match="in clear text"):
+            notifier.check()
+    # without a password there is nothing to protect
+    EmailNotifier(cfg.model_copy(update={"username_env": None, "password_env": None}), {}).check()
+
+
+def test_retry_after_is_capped(con, slack_webhook):
+    insert_alert(con, "a1")
+    slack_webhook.fail_next(1, 429, retry_after=99999999)
+    notify(con, config(slack=slack_cfg()), now=NOW, env={HOOK_ENV: slack_webhook.url()})
+    assert deliveries(con)[0]["next_attempt_at"] == NOW + dt.timedelta(hours=1)
