@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import importlib
 import json
 import logging
 import shlex
 import socket
+from pathlib import Path
 
 import pytest
 from conftest import roletrail
 from outbox_kit import NOW, config, deliveries, insert_alert, open_store
 
+import pipeline.notify as notify_pkg
 from detectors import registry as detector_registry
-from pipeline.config import Config
-from pipeline.notify import notify, outbox
+from detectors.base import SEVERITIES
+from pipeline.config import Config, Strict
+from pipeline.notify import Notifier, notify, outbox, registry
 from pipeline.notify.base import Misconfigured
 from pipeline.notify.email import EmailConfig, EmailNotifier
 from pipeline.notify.slack import SlackConfig, escape
@@ -655,3 +660,41 @@ def test_retry_after_is_capped(con, slack_webhook):
     slack_webhook.fail_next(1, 429, retry_after=99999999)
     notify(con, config(slack=slack_cfg()), now=NOW, env={HOOK_ENV: slack_webhook.url()})
     assert deliveries(con)[0]["next_attempt_at"] == NOW + dt.timedelta(hours=1)
+
+
+# --------------------------------------------------------------------------- the seam
+
+SHARED_MODULES = ("__init__", "base", "digest", "http", "outbox", "secrets", "summary", "text")
+
+
+@pytest.mark.parametrize("name", sorted(registry.DESTINATIONS))
+def test_every_destination_keeps_the_contract(name):
+    cls = registry.notifier_class(name)
+    assert issubclass(cls.config_model, Strict)  # unknown keys in [notify.<name>] are errors
+    assert registry.config_models()[name] is cls.config_model
+    assert isinstance(cls(cls.config_model.model_construct(), {}), Notifier)
+    assert name in Config.model_fields["notify"].annotation.model_fields  # the config section exists
+    # every severity has its look in a destination that maps them
+    module = importlib.import_module(cls.__module__)
+    for table in ("EMOJI", "COLORS"):
+        if hasattr(module, table):
+            assert set(getattr(module, table)) == set(SEVERITIES)
+
+
+def test_shared_code_names_no_destination():
+    """Only registry.py and the destinations' own modules may name a destination."""
+    package = Path(notify_pkg.__file__).parent
+    for stem in SHARED_MODULES:
+        tree = ast.parse((package / f"{stem}.py").read_text())
+        named = {
+            n.value
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value in registry.DESTINATIONS
+        }
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} & {
+            f"pipeline.notify.{d}" for d in registry.DESTINATIONS
+        }
+        assert not named and not imported, (stem, named, imported)
+    assert set(SHARED_MODULES) | set(registry.DESTINATIONS) | {"registry"} == {
+        p.stem for p in package.glob("*.py")
+    }  # a new module is either shared (listed above) or a destination in the registry
