@@ -26,6 +26,7 @@ REST_QUERY = (
 
 
 def ordered(alerts: list[Alert]) -> tuple[Alert, ...]:
+    # an alert without a first_seen (a hand-made row) sorts after the dated ones
     far_future = dt.datetime.max
     return tuple(
         sorted(alerts, key=lambda a: (severity_rank(a.severity), a.first_seen or far_future, a.alert_id))

@@ -160,6 +160,7 @@ def _deliver(
     res.failed, res.last_error = _failed_rows(con, dest)
     res.pending = len(alerts)
     problem: DeliveryError | None = None
+    # checked before the backoff: a missing variable shows on every run, not only at retry time
     try:
         notifier.check()
     except DeliveryError as e:
@@ -194,6 +195,7 @@ def _deliver(
         problem = e
     except Exception as e:  # one destination's surprise must not stop the others, nor leak a secret
         problem = DeliveryError(f"unexpected error: {type(e).__name__}")
+    # the secrets as read by check(): whatever the reply echoed is masked below
     scrub = Scrubber(notifier.secrets())
     if problem is None:
         _record_delivered(con, dest, alerts, now)

@@ -22,6 +22,7 @@ DESTINATIONS = {
 
 @cache
 def notifier_class(name: str) -> type[Notifier]:
+    # "module:Class" strings: the registry names a destination without importing it
     module, _, attr = DESTINATIONS[name].partition(":")
     cls = getattr(importlib.import_module(module), attr)
     if not isinstance(cls, type) or not hasattr(cls, "config_model"):

@@ -70,6 +70,7 @@ class Scrubber:
     def __call__(self, text: str | None) -> str | None:
         if not text:
             return text
+        # mark every character inside a window of a secret, then mask each marked run once
         covered = bytearray(len(text))
         if self.windows:
             for i in range(len(text) - WINDOW + 1):

@@ -78,6 +78,7 @@ def payload(digest: Digest) -> dict[str, Any]:
     """The webhook JSON: a summary `text` and Block Kit blocks (at most 50: fewer alerts
     shown in full, dividers dropped first, when the cap would exceed it)."""
     text = f"roletrail: {digest.summary()}"
+    # Slack rejects a message of more than 50 blocks (HTTP 400): shrink until it fits
     while True:
         for dividers in (True, False):
             blocks = _blocks(digest, dividers)

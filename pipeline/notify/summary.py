@@ -88,6 +88,7 @@ class NotifySummary:
     def undelivered(self) -> list[str]:
         """Reasons for the "alerts not delivered" exit status: a misconfigured destination, or
         alerts given up on in this run. A failure that will be retried is not one."""
+        # a transient failure is retried by the next run on its own: no one needs to be woken
         return [r for d in self.destinations if (r := d.undelivered)]
 
     @property

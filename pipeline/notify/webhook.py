@@ -93,6 +93,7 @@ class WebhookNotifier:
 
 def sign(key: str, body: bytes, timestamp: int) -> dict[str, str]:
     """The signature headers for `body` sent at `timestamp` (unix seconds)."""
+    # the timestamp is inside the MAC: a receiver that checks its age stops replays
     mac = hmac.new(key.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: f"sha256={mac}"}
 
