@@ -141,7 +141,7 @@ def message(digest: Digest, cfg: EmailConfig, sender: str) -> EmailMessage:
     msg["From"] = cfg.from_.strip()
     msg["To"] = ", ".join(t.strip() for t in cfg.to)
     msg["Date"] = email.utils.format_datetime(digest.now.replace(tzinfo=dt.UTC))
-    # threading clients group the digests by this domain; it is the configured sender's
+    # the sender's domain, not make_msgid's default (this host's name, looked up by DNS)
     msg["Message-ID"] = email.utils.make_msgid("roletrail", domain=sender.rpartition("@")[2])
     msg["Auto-Submitted"] = "auto-generated"
     view = _view(digest)
