@@ -308,7 +308,9 @@ def test_slack_digest_caps_alerts_and_counts_the_rest(con, slack_webhook, tmp_pa
     assert len(sections) == 10
     assert "CRITICAL" in sections[0]["text"]["text"]  # most severe first
     rest = payload["blocks"][-1]["text"]["text"]
-    assert rest.startswith("… and 20 more alerts: roletrail sql -p destination slack ")
+    assert rest.startswith("… and 20 more alerts: `roletrail sql -p destination slack ") and rest.endswith(
+        "`"
+    )
     assert "-p delivered_at '2024-05-01 12:00:00'" in rest
     assert "'slack'" not in rest and "'2024" not in rest.split("'select", 1)[1]  # values are parameters
     assert payload["text"] == "roletrail: 30 new alerts (1 critical, 29 low)"
@@ -316,7 +318,7 @@ def test_slack_digest_caps_alerts_and_counts_the_rest(con, slack_webhook, tmp_pa
     assert summary.get("slack").alerts_sent == 30 and summary.get("slack").messages_sent == 1
 
     # the command in the message, as a shell splits it, finds exactly the alerts of that digest
-    words = shlex.split(rest.split(": ", 1)[1])
+    words = shlex.split(rest.split(": ", 1)[1].strip("`"))
     assert words[:2] == ["roletrail", "sql"]
     con.close()
     proc = roletrail(*words[1:], "--format", "json", "--db", tmp_path / "notify.duckdb", check=True)

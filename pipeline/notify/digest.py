@@ -68,8 +68,11 @@ class Digest:
         words += ["-p", "delivered_at", self.now.isoformat(sep=" "), REST_QUERY]
         return shlex.join(words)
 
+    def rest_intro(self) -> str:
+        return f"… and {self.rest} more {'alert' if self.rest == 1 else 'alerts'}:"
+
     def rest_line(self) -> str:
-        return f"… and {self.rest} more {'alert' if self.rest == 1 else 'alerts'}: {self.rest_command()}"
+        return f"{self.rest_intro()} {self.rest_command()}"
 
 
 def chain_command(a: Alert) -> str | None:

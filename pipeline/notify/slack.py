@@ -103,7 +103,9 @@ def _blocks(digest: Digest, dividers: bool) -> list[dict]:
     if digest.rest > 0:
         if dividers:
             blocks.append({"type": "divider"})
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": escape(digest.rest_line())}})
+        # inline code: mrkdwn would read the query's `*` and `_` as formatting
+        rest = f"{escape(digest.rest_intro())} `{escape(digest.rest_command())}`"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": rest}})
     return blocks
 
 
