@@ -9,7 +9,7 @@ Where things are:
 * secrets.py   -- reading secrets from the environment and scrubbing every text of them
 * text.py      -- log values as one visible line (`clean`), times, plurals
 * http.py      -- POST for the destinations that are webhooks
-* slack.py, email.py -- the destinations (email's templates under templates/)
+* one module per destination, as registry.py lists them (email's templates under templates/)
 """
 
 from pipeline.notify.base import DeliveryError, Misconfigured, Notifier
