@@ -19,7 +19,7 @@ from typing import Any
 from pipeline.notify.base import DeliveryError, Misconfigured
 from pipeline.notify.text import clean
 
-BODY_LIMIT = 65536  # bytes of an error reply kept for scrubbing; the stored error is cut later
+BODY_LIMIT = 8192  # bytes of an error reply kept for scrubbing; the stored error is cut later
 # statuses whose Retry-After says when to come back (the outbox caps it)
 RETRY_AFTER_STATUSES = (429, 503)
 
