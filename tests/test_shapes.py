@@ -123,6 +123,15 @@ def test_a_single_eventbridge_event_and_a_single_record_line(tmp_path, db):
     assert rows(db, "select shape from ingest_manifest order by uri") == [("eventbridge",), ("ndjson",)]
 
 
+def test_concatenated_log_files_load_every_record(tmp_path, db):
+    recs = records()
+    text = "\n".join(dumps({"Records": part}) for part in (recs[:2], recs[2:]))
+    write(tmp_path / "src", "cat.json", text.encode())
+    s = load(db, tmp_path / "src")
+    assert (s.records_loaded, s.records_quarantined) == (len(recs), 0)
+    assert rows(db, "select shape from ingest_manifest") == [("records",)]
+
+
 def test_s3_objects_are_shaped_too(s3, bucket, db):
     s3.put_object(
         Bucket=bucket, Key="exports/lake.json.gz", Body=gzip.compress(as_shape("ndjson", records()))

@@ -3,7 +3,7 @@
 Every shape becomes one `{"Records": [...]}` document for the loader. CloudTrail's own files
 are passed through untouched; the other shapes are exports, parsed and rewritten here:
 
-- `records`: CloudTrail's log file, `{"Records": [...]}`
+- `records`: CloudTrail's log file, `{"Records": [...]}` (or several, one per line)
 - `ndjson`: one record per line (CloudTrail Lake and Athena exports, SIEM exports)
 - `eventbridge`: EventBridge envelopes (`"detail-type": "AWS API Call via CloudTrail"`, the
   record in `detail`), one document or one per line
@@ -22,6 +22,9 @@ import re
 from dataclasses import dataclass, field
 
 RECORDS_START = re.compile(rb'\s*\{\s*"Records"\s*:\s*\[')
+# one JSON value ending and another starting on the next line: never inside one valid document
+# (array elements are separated by commas, and strings hold no raw newline)
+NEXT_VALUE = re.compile(rb"\}\s*\n\s*\{")
 RECORDS, NDJSON, EVENTBRIDGE, LOOKUP, ARRAY = "records", "ndjson", "eventbridge", "lookup-events", "array"
 SHAPES = (RECORDS, NDJSON, EVENTBRIDGE, LOOKUP, ARRAY)
 RECORD_KEYS = ("eventVersion", "eventTime", "eventName", "eventID")
@@ -42,7 +45,8 @@ def maybe_surrogates(data: bytes) -> bool:
 def shape_of(data: bytes) -> Shaped:
     """`data` (UTF-8 JSON text, no BOM) as a Records document. What is none of the shapes is
     returned as it is, for the loader's reader and diagnose() to name its problem."""
-    if RECORDS_START.match(data, 0, 256) and not maybe_surrogates(data):
+    one_document = b"\n" not in data or not NEXT_VALUE.search(data)
+    if RECORDS_START.match(data, 0, 256) and one_document and not maybe_surrogates(data):
         return Shaped(RECORDS, data)  # CloudTrail's own files: no Python parse
     try:
         text = data.decode("utf-8")
@@ -119,8 +123,11 @@ def _lines(text: str) -> Shaped | None:
         if n == 0:
             if not isinstance(obj, dict):
                 return None
-            shape = EVENTBRIDGE if _envelope(obj) else NDJSON
-        items.append(_unwrap(obj))
+            shape = EVENTBRIDGE if _envelope(obj) else RECORDS if "Records" in obj else NDJSON
+        if isinstance(obj, dict) and isinstance(obj.get("Records"), list):
+            items += obj["Records"]  # CloudTrail files concatenated, one per line
+        else:
+            items.append(_unwrap(obj))
     return _build(shape, items)
 
 
