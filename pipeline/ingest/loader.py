@@ -62,12 +62,18 @@ class Loader:
         self.max_document = options.max_document_mb * 1024 * 1024
         self.tmpdir = tempfile.mkdtemp(prefix="roletrail-")
         typed = typed_paths()
-        self.params = {
-            "paths": list(schema.CHECKED_OBJECTS),
-            "typed_paths": [p for p, _ in typed],
+        checked = list(schema.CHECKED_OBJECTS)
+        # json_keys of every struct column (and of the first resource) gives the shape its types
+        structs = [p for p, kind in typed if kind == "OBJECT"]
+        paths = checked + [p for p in structs if p not in checked] + ["$.resources[0]"]
+        self.params = {"paths": paths}
+        self.shape_params = {
+            "paths": paths,
+            "known": [sorted(v) for v in schema.CHECKED_OBJECTS.values()],
+            "typed_keys": [paths.index(p) + 1 for p in structs],
+            "first_resource": len(paths),
         }
-        self.known = [sorted(v) for v in schema.CHECKED_OBJECTS.values()]
-        self.typed_kinds = [kind for _, kind in typed]
+        self.typed = {"typed_paths": [p for p, _ in typed], "typed_kinds": [kind for _, kind in typed]}
         columns = schema.column_expressions("s")
         columns["eventid"] = "eventid"  # computed in pass 1: derived when the record has none
         self.insert = (
@@ -149,14 +155,12 @@ class Loader:
                 "max_line": max(16 << 20, 2 * batch.longest + 1024),
             },
         )
-        con.execute(
-            sql("pass1_shapes"), {**self.params, "known": self.known, "typed_kinds": self.typed_kinds}
-        )
+        con.execute(sql("pass1_shapes"), self.shape_params)
         con.execute(sql("candidates"))
         delta.id_collisions += con.execute(sql("collisions")).fetchall()[0][0]
         # pass 2 may write row groups in parallel, each thread its own (see pass2_insert.sql)
         con.execute("set preserve_insertion_order = false")
-        con.execute(self.insert, {"uris": uris, "now": manifest.utcnow()})
+        con.execute(self.insert, {"uris": uris, "now": manifest.utcnow(), **self.typed})
         rejects = [(p.number, *r) for p in batch.docs for r in p.rejects]
         con.execute(
             sql("bad_records"),
