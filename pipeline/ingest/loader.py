@@ -104,13 +104,22 @@ class Loader:
     def load(self, batch: Batch) -> None:
         """Commit `batch`, in halves if it does not fit in memory; then tell the source."""
         try:
-            delta = self._transaction(batch)
+            delta, again = self._transaction(batch)
         except duckdb.OutOfMemoryException as e:
             self._split(batch, e)
             return
         self.summary.merge(delta)
-        self.source.committed([p.ref for p in batch.items] + batch.skipped)
-        self.progress.update(self.summary, len(batch.items))
+        later = {id(p) for p, _ in again}
+        done = [p for p in batch.items if id(p) not in later]
+        self.source.committed([p.ref for p in done] + batch.skipped)
+        self.progress.update(self.summary, len(done))
+        if again:
+            # documents DuckDB's reader refused, shaped again with their bad records left out
+            retry = Batch(self.tmpdir, f"{batch.name}r", self.options)
+            for _, p in again:
+                retry.add(p)
+            retry.close()
+            self.load(retry)
 
     def _split(self, batch: Batch, error: BaseException) -> None:
         if len(batch.docs) > 1:
@@ -127,21 +136,22 @@ class Loader:
         batch.docs = []
         self.load(batch)
 
-    def _transaction(self, batch: Batch) -> IngestSummary:
+    def _transaction(self, batch: Batch) -> tuple[IngestSummary, list[tuple[Prepared, Prepared]]]:
         con = self.con
         delta = IngestSummary(self.summary.source, self.run_id)
         con.execute("set preserve_insertion_order = true")  # see Batch
         con.execute("begin transaction")
         try:
             per_file = self._load_stream(batch, delta) if batch.docs else {}
-            manifest.write(con, self._manifest_rows(batch, per_file, delta), self.source.uri)
+            rows, again = self._manifest_rows(batch, per_file, delta)
+            manifest.write(con, rows, self.source.uri)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
         finally:
             batch.remove()
-        return delta
+        return delta, again
 
     def _load_stream(self, batch: Batch, delta: IngestSummary) -> dict[int, tuple]:
         con = self.con
@@ -179,15 +189,20 @@ class Loader:
             delta.record_reasons[kind] = delta.record_reasons.get(kind, 0) + n
         return {r[0]: r[1:] for r in con.execute(sql("per_file")).fetchall()}
 
-    def _manifest_rows(self, batch: Batch, per_file: dict[int, tuple], s: IngestSummary) -> list[dict]:
+    def _manifest_rows(self, batch: Batch, per_file: dict[int, tuple], s: IngestSummary):
+        """The manifest rows of the batch, and the documents to load again (not in the rows)."""
         now = manifest.utcnow()
-        rows = []
+        rows, again = [], []
         for p in batch.items:
             counts = per_file.get(p.number) if p.number is not None else None
             if p.error is None and counts is None:
-                # no rows: the document is decoded again (it is not kept) and diagnosed
-                doc = self.redecode(p).doc if p.original is not None else None
-                p.error = diagnose(doc) if doc is not None else "unreadable"
+                # no rows: the document is decoded again (it is not kept), parsed in Python, and
+                # either loaded again without the records that made DuckDB refuse it, or diagnosed
+                retry = decode(p.ref, p.original, self.max_document, thorough=True) if p.original else None
+                if retry is not None and retry.rejects and not p.thorough:
+                    again.append((p, retry))
+                    continue
+                p.error = diagnose(retry.doc) if retry is not None and retry.doc is not None else "unreadable"
                 counts = (0, 0, 0, 0, 0)
             total, loaded, dups, bad, skipped = counts if p.error is None else (0, 0, 0, 0, 0)
             s.records_quarantined += bad
@@ -215,4 +230,4 @@ class Loader:
         for ref in batch.skipped:
             s.objects_skipped += 1
             rows.append(manifest.row(ref, "skipped", self.run_id, now, reason=skip_reason(ref.key)))
-        return rows
+        return rows, again

@@ -12,7 +12,8 @@ are passed through untouched; the other shapes are exports, parsed and rewritten
 
 A record that cannot be loaded (a line that is not JSON, a string with a lone surrogate escape,
 which DuckDB's reader refuses for the whole document) becomes `null` in the document and a
-reject: (position, reason, text), quarantined on its own while the rest of the file loads.
+reject: (position, reason, text), quarantined on its own while the rest of the file loads. A
+CloudTrail file DuckDB refused is shaped again `thorough`ly and loaded once more (the loader).
 """
 
 from __future__ import annotations
@@ -37,16 +38,16 @@ class Shaped:
     rejects: list[tuple[int, str, str]] = field(default_factory=list)  # (position, reason, text)
 
 
-def maybe_surrogates(data: bytes) -> bool:
-    """A `\\uD800`-`\\uDFFF` escape anywhere (valid pairs too: the slow path tells them apart)."""
-    return b"\\ud" in data or b"\\uD" in data
-
-
-def shape_of(data: bytes) -> Shaped:
+def shape_of(data: bytes, thorough: bool = False) -> Shaped:
     """`data` (UTF-8 JSON text, no BOM) as a Records document. What is none of the shapes is
-    returned as it is, for the loader's reader and diagnose() to name its problem."""
-    one_document = b"\n" not in data or not NEXT_VALUE.search(data)
-    if RECORDS_START.match(data, 0, 256) and one_document and not maybe_surrogates(data):
+    returned as it is, for the loader's reader and diagnose() to name its problem.
+
+    A CloudTrail file is passed through unread (scanning every document for surrogate escapes
+    would cost more than parsing it); `thorough` parses it in Python, for a document DuckDB's
+    reader refused, to find the records that made it refuse (rejects)."""
+    newline = data.find(b"\n")  # CloudTrail writes one line, maybe with a newline at the end
+    one_document = newline < 0 or data[newline:].isspace() or not NEXT_VALUE.search(data, newline - 1)
+    if RECORDS_START.match(data, 0, 256) and one_document and not thorough:
         return Shaped(RECORDS, data)  # CloudTrail's own files: no Python parse
     try:
         text = data.decode("utf-8")
