@@ -23,8 +23,10 @@ from pipeline.cli.options import _date, config_option, db_option
 def ingest(source, db, config_path, since, until, workers):
     """Load new CloudTrail log files from SOURCE into the database.
 
-    SOURCE is s3://bucket[/prefix], a local folder or one file. Objects already in
-    the manifest are not loaded again; bad files are quarantined with their reason.
+    SOURCE is s3://bucket[/prefix], a local folder or one file: CloudTrail log files, or
+    exports (one record per line, EventBridge events, `aws cloudtrail lookup-events` output).
+    Objects already in the manifest are not loaded again; bad files are quarantined with
+    their reason.
 
     Example: roletrail ingest s3://org-trail-bucket/AWSLogs/ --since 2026-11-01
     """
