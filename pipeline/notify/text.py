@@ -9,28 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
-import unicodedata
 from typing import Any
 
+from pipeline.text import visible
+
 VALUE_LIMIT = 300  # characters of one log value shown (before escaping)
-_NAMED = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
 
 
 def clean(value: Any, limit: int = VALUE_LIMIT) -> str:
     """A log value as one line of text: control and invisible formatting characters
-    (CR, LF, ESC, bidi overrides, ...) shown as escapes, long values cut."""
-    if value is None:
-        return ""
-    text = cut(value if isinstance(value, str) else str(value), limit)
-    out = []
-    for ch in text:
-        # ZWJ is part of emoji sequences, not a way to hide text
-        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\u200d":
-            code = ord(ch)
-            out.append(_NAMED.get(ch) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"))
-        else:
-            out.append(ch)
-    return "".join(out)
+    (CR, LF, ESC, bidi overrides, ...) shown as escapes, long values cut (pipeline.text)."""
+    return visible(value, limit)
 
 
 def cut(text: str, limit: int) -> str:
@@ -38,7 +27,7 @@ def cut(text: str, limit: int) -> str:
 
 
 def has_control(value: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value)
+    return visible(value) != value
 
 
 def shell_word(value: Any, limit: int = 200) -> str:
