@@ -84,7 +84,8 @@ def run_job(cfg, db: str, log: StageLog, today: dt.date | None = None) -> JobRes
                     days=cfg.source.lookback_days
                 )
             s = ingest(con, cfg.source.uri, since=since, quarantine_dir=config_mod.quarantine_dir(cfg, db),
-                       progress=Progress(enabled=False))  # fmt: skip
+                       progress=Progress(enabled=False), options=cfg.ingest,
+                       source_options=cfg.source)  # fmt: skip
             return {
                 "message": s.lines()[0],
                 "objects_new": s.objects_new,

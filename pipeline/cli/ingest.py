@@ -40,7 +40,7 @@ def ingest(source, db, config_path, since, until, workers):
             summary = run_ingest(
                 con, source, since, until, config_mod.quarantine_dir(cfg, db), workers,
                 # [ingest] exists once pipeline/config.py carries IngestOptions (see pipeline/ingest/options.py)
-                options=getattr(cfg, "ingest", None), source_options=cfg.source,
+                options=cfg.ingest, source_options=cfg.source,
             )  # fmt: skip
         finally:
             con.close()
