@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from pipeline.errors import RoletrailError
+from pipeline.expectations import Organization, RoleExpectation
 from pipeline.store.connection import DEFAULT_DB
 
 DEFAULT_CONFIG = "roletrail.toml"
@@ -82,6 +83,8 @@ class Core(Strict):
     database: Database = Database()
     network: Network = Network()
     source_identity: SourceIdentity = SourceIdentity()
+    organization: Organization = Organization()
+    roles: list[RoleExpectation] = []
     suppressions: list[Suppression] = []
 
     path: Path | None = Field(default=None, exclude=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from detectors.base import OUTPUT_COLUMNS, Detector, severity_rank
 from detectors.registry import all_detectors
 from pipeline.config import Suppression
+from pipeline import expectations
 from pipeline.engine.base import Engine
 from pipeline.store import ALERT_FIELDS, RoletrailError, init_db
 
@@ -47,14 +48,18 @@ def enabled(cfg) -> list[Detector]:
 def bind_parameters(det: Detector, cfg, window_start: dt.datetime) -> dict:
     """The `$name` values a detector's query uses: the window, config values and its parameters."""
     params = detector_params(det, cfg)
-    required = cfg.source_identity.required
+    required = expectations.required_pairs(cfg)
     bind = {
         "window_start": window_start,
         "baseline_start": window_start - det.lookback,
         "lookback_days": det.lookback.days,
         "known_cidrs": list(cfg.network.known_cidrs),
-        "required_role_globs": list(required.keys()),
-        "required_identity_globs": list(required.values()),
+        "required_role_globs": [role for role, _ in required],
+        "required_identity_globs": [identity for _, identity in required],
+        "organization_accounts": list(cfg.organization.accounts),
+        "role_rules": expectations.role_rules(cfg),
+        "tag_rules": expectations.tag_rules(cfg),
+        "subject_role_patterns": expectations.subject_role_patterns(cfg),
         **{k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
     }
     used = set(PARAM.findall(det.sql))
