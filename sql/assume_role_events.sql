@@ -51,7 +51,15 @@ extracted as (
         sharedeventid as shared_event_id,
         json_extract_string(responseelements, '$.credentials.accessKeyId') as issued_access_key_id,
         json_extract_string(responseelements, '$.assumedRoleUser.arn') as assumed_role_session_arn,
-        recipientaccountid as recipient_account_id
+        recipientaccountid as recipient_account_id,
+        -- the session parameters a role's owner can require ([[roles]])
+        json_extract_string(requestparameters, '$.externalId') as external_id,
+        json_extract_string(requestparameters, '$.policy') is not null
+            or coalesce(json_array_length(requestparameters, '$.policyArns'), 0) > 0 as has_session_policy,
+        json_extract_string(responseelements, '$.subjectFromWebIdentityToken') as web_identity_subject,
+        json_extract_string(responseelements, '$.provider') as web_identity_provider,
+        json_extract_string(responseelements, '$.subject') as saml_subject,
+        json_extract_string(responseelements, '$.issuer') as saml_issuer
     from source
 ),
 
