@@ -500,6 +500,9 @@ def main():
         assume_role_volume_spike,
     ):
         make()
+    import fixtures_trust  # the trust-policy and session-expectation detectors' cases
+
+    fixtures_trust.main()
     print(f"wrote {sum(1 for _ in OUT.glob('*/*.json'))} case files under {OUT}")
 
 

@@ -1,0 +1,226 @@
+"""Fixture cases of the trust-policy and session-expectation detectors (written by make_fixtures.py)."""
+
+from __future__ import annotations
+
+import json
+import random
+import urllib.parse
+from datetime import timedelta
+
+from make_fixtures import CI, CORP_IP, OUTSIDE, PROD, UA, assume, at, case, history, user
+
+from pipeline import synth
+
+ORG = {"organization": {"accounts": [CI, PROD, "333333333333"]}}
+ADMIN = user("iam-admin", PROD)
+VENDOR_ROLE = f"arn:aws:iam::{PROD}:role/VendorAudit"
+
+
+def policy(*statements):
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(principal, condition=None, action="sts:AssumeRole"):
+    st = {"Effect": "Allow", "Principal": principal, "Action": action}
+    if condition:
+        st["Condition"] = condition
+    return st
+
+
+def trust_change(t, role_name, doc, *, create=False, error=None, text=None, rng=None):
+    """CreateRole / UpdateAssumeRolePolicy as IAM logs them: the document as (pretty) JSON text."""
+    body = text if text is not None else json.dumps(doc, indent=4)
+    name = "CreateRole" if create else "UpdateAssumeRolePolicy"
+    params = {"roleName": role_name, ("assumeRolePolicyDocument" if create else "policyDocument"): body}
+    response = None
+    if create and error is None:
+        response = {
+            "role": {
+                "path": "/",
+                "roleName": role_name,
+                "roleId": "AROA" + role_name.upper().ljust(17, "X")[:17],
+                "arn": f"arn:aws:iam::{PROD}:role/{role_name}",
+                "createDate": t.strftime("%b %d, %Y %I:%M:%S %p"),
+                "assumeRolePolicyDocument": urllib.parse.quote(json.dumps(doc)),
+            }
+        }
+    return synth.api_call(
+        t, ADMIN, "iam.amazonaws.com", name, PROD, "us-east-1", CORP_IP, UA, params, read_only=False,
+        error_code=error, response_elements=response, rng=rng or random.Random(str(t) + role_name),
+    )  # fmt: skip
+
+
+def trust_policy_weakened():
+    d = "trust_policy_weakened"
+    ci_root = allow({"AWS": f"arn:aws:iam::{CI}:root"})
+    vendor = allow({"AWS": f"arn:aws:iam::{OUTSIDE}:root"}, {"StringEquals": {"sts:ExternalId": "vendor-7f3a"}})
+    created = trust_change(at(0), "CrossAccountDeploy", policy(ci_root), create=True)
+
+    def update(doc, **kw):
+        return [created, trust_change(at(3), "CrossAccountDeploy", doc, **kw)]
+
+    case(
+        d,
+        "wildcard_without_condition",
+        'The role is changed to trust "*" with no condition: anyone can assume it.',
+        update(policy(allow("*"))),
+        [{"severity": "critical", "details.rules": ["wildcard_principal"], "caller_arn": ADMIN["arn"]}],
+        config=ORG,
+    )
+    case(
+        d,
+        "aws_wildcard_principal",
+        '{"AWS": "*"} is the same as "*".',
+        update(policy(allow({"AWS": "*"}))),
+        [{"severity": "critical", "details.rules": ["wildcard_principal"]}],
+        config=ORG,
+    )
+    case(
+        d,
+        "wildcard_with_org_condition",
+        '"*" narrowed by aws:PrincipalOrgID: only the organization\'s principals.',
+        update(policy(allow("*", {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}))),
+        [],
+        config=ORG,
+    )
+    case(
+        d,
+        "wildcard_with_a_condition_that_does_not_narrow",
+        '"*" with only aws:MultiFactorAuthPresent: any account\'s MFA user still gets in (high, not critical).',
+        update(policy(allow("*", {"Bool": {"aws:MultiFactorAuthPresent": "true"}}))),
+        [{"severity": "high", "details.rules": ["wildcard_principal"]}],
+        config=ORG,
+    )
+    case(
+        d,
+        "external_account_without_external_id",
+        "A new role trusts an account outside the organization with no sts:ExternalId.",
+        [trust_change(at(3), "VendorAudit", policy(allow({"AWS": f"arn:aws:iam::{OUTSIDE}:root"})), create=True)],
+        [
+            {
+                "severity": "high",
+                "role_arn": VENDOR_ROLE,
+                "details.rules": ["external_account_without_external_id"],
+                "details.change": "CreateRole",
+            }
+        ],
+        config=ORG,
+    )
+    case(
+        d,
+        "external_account_with_external_id",
+        "The vendor's role requires sts:ExternalId: as it should be.",
+        [trust_change(at(3), "VendorAudit", policy(vendor), create=True)],
+        [],
+        config=ORG,
+    )
+    case(
+        d,
+        "principal_as_bare_account_id_and_role_arn",
+        "Principals written as a bare account id and as a role ARN resolve to their (outside) account.",
+        [
+            trust_change(
+                at(3), "VendorAudit",
+                policy(allow({"AWS": [OUTSIDE, "arn:aws:iam::888888888888:role/Scanner"]})), create=True,
+            )
+        ],  # fmt: skip
+        [{"severity": "high", "details.rules": ["external_account_without_external_id"]}],
+        config=ORG,
+    )
+    case(
+        d,
+        "external_id_dropped",
+        "The vendor's statement loses its sts:ExternalId condition (the confused-deputy guard).",
+        [
+            trust_change(at(0), "VendorAudit", policy(vendor), create=True),
+            trust_change(at(3), "VendorAudit", policy(allow({"AWS": f"arn:aws:iam::{OUTSIDE}:root"}))),
+        ],
+        [
+            {
+                "severity": "high",
+                "details.rules": ["condition_dropped", "external_account_without_external_id"],
+                "details.previous_version_id": created_id(
+                    trust_change(at(0), "VendorAudit", policy(vendor), create=True)
+                ),
+            }
+        ],
+        config=ORG,
+    )
+    case(
+        d,
+        "tightening_adds_a_condition",
+        "The CI trust gains an aws:PrincipalArn condition: tighter, not a finding.",
+        update(policy(allow({"AWS": f"arn:aws:iam::{CI}:root"},
+                            {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{CI}:role/GitHubActionsCI"}}))),
+        [],
+        config=ORG,
+    )  # fmt: skip
+    case(
+        d,
+        "principal_added_in_another_account",
+        "A second account of the organization is added to the trust: a new principal in another account.",
+        update(policy(allow({"AWS": [f"arn:aws:iam::{CI}:root", "arn:aws:iam::333333333333:root"]}))),
+        [{"severity": "high", "details.rules": ["principal_added"]}],
+        config=ORG,
+    )
+    case(
+        d,
+        "service_principal_execution_role",
+        "A Lambda execution role trusts lambda.amazonaws.com: ordinary.",
+        [trust_change(at(3), "OrderProcessorLambdaRole", policy(allow({"Service": "lambda.amazonaws.com"})),
+                      create=True)],
+        [],
+        config=ORG,
+    )  # fmt: skip
+    case(
+        d,
+        "failed_update_is_not_a_version",
+        'An UpdateAssumeRolePolicy to "*" that IAM denied changed nothing.',
+        update(policy(allow("*")), error="AccessDenied"),
+        [],
+        config=ORG,
+    )
+    single = '{\n  "Version": "2012-10-17",\n  "Statement": {\n    "Effect": "Allow",\n\n\t"Principal": "*",\n    "Action": ["sts:AssumeRole", "sts:TagSession"]\n  }\n}\n'
+    case(
+        d,
+        "single_statement_object_with_whitespace",
+        "Statement is one object (not a list), the text has tabs and blank lines: still read.",
+        update(None, text=single),
+        [{"severity": "critical", "details.rules": ["wildcard_principal"]}],
+        config=ORG,
+    )
+    case(
+        d,
+        "weakness_the_previous_version_had",
+        "The role already trusted the outside account without an external id; the update only adds a "
+        "condition to the CI statement: nothing new is weakened.",
+        [
+            trust_change(at(0), "VendorAudit", policy(ci_root, allow({"AWS": OUTSIDE})), create=True),
+            trust_change(at(3), "VendorAudit", policy(
+                allow({"AWS": f"arn:aws:iam::{CI}:root"}, {"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
+                allow({"AWS": OUTSIDE}))),
+        ],
+        [{"details.change": "CreateRole", "details.rules": ["external_account_without_external_id"]}],
+        config=ORG,
+    )  # fmt: skip
+    trail = assume(at(1), user("alice", CI), f"arn:aws:iam::{PROD}:role/ReadOnlyAudit", "alice").records
+    case(
+        d,
+        "organization_from_the_trail",
+        "Without [organization] accounts, the accounts in the trail are the organization: trusting "
+        f"{CI} (in the trail) is fine, trusting {OUTSIDE} (not in it) is not.",
+        trail
+        + [
+            trust_change(at(3), "FromCI", policy(allow({"AWS": CI})), create=True),
+            trust_change(at(3), "VendorAudit", policy(allow({"AWS": OUTSIDE})), create=True),
+        ],
+        [{"role_arn": VENDOR_ROLE, "details.rules": ["external_account_without_external_id"]}],
+    )
+
+
+def created_id(record):
+    return record["eventID"]
+
+
+def main():
+    trust_policy_weakened()
