@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 from detectors.base import OUTPUT_COLUMNS, Detector, severity_rank
 from detectors.registry import all_detectors
-from pipeline.config import Suppression
 from pipeline import expectations
+from pipeline.config import Suppression
 from pipeline.engine.base import Engine
 from pipeline.store import ALERT_FIELDS, RoletrailError, init_db
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import random
 import urllib.parse
-from datetime import timedelta
 
-from make_fixtures import CI, CORP_IP, OUTSIDE, PROD, UA, assume, at, case, history, user
+from make_fixtures import CI, CORP_IP, OUTSIDE, PROD, UA, assume, at, case, user
 
 from pipeline import synth
 
@@ -53,7 +52,9 @@ def trust_change(t, role_name, doc, *, create=False, error=None, text=None, rng=
 def trust_policy_weakened():
     d = "trust_policy_weakened"
     ci_root = allow({"AWS": f"arn:aws:iam::{CI}:root"})
-    vendor = allow({"AWS": f"arn:aws:iam::{OUTSIDE}:root"}, {"StringEquals": {"sts:ExternalId": "vendor-7f3a"}})
+    vendor = allow(
+        {"AWS": f"arn:aws:iam::{OUTSIDE}:root"}, {"StringEquals": {"sts:ExternalId": "vendor-7f3a"}}
+    )
     created = trust_change(at(0), "CrossAccountDeploy", policy(ci_root), create=True)
 
     def update(doc, **kw):
@@ -95,7 +96,11 @@ def trust_policy_weakened():
         d,
         "external_account_without_external_id",
         "A new role trusts an account outside the organization with no sts:ExternalId.",
-        [trust_change(at(3), "VendorAudit", policy(allow({"AWS": f"arn:aws:iam::{OUTSIDE}:root"})), create=True)],
+        [
+            trust_change(
+                at(3), "VendorAudit", policy(allow({"AWS": f"arn:aws:iam::{OUTSIDE}:root"})), create=True
+            )
+        ],
         [
             {
                 "severity": "high",
@@ -120,8 +125,10 @@ def trust_policy_weakened():
         "Principals written as a bare account id and as a role ARN resolve to their (outside) account.",
         [
             trust_change(
-                at(3), "VendorAudit",
-                policy(allow({"AWS": [OUTSIDE, "arn:aws:iam::888888888888:role/Scanner"]})), create=True,
+                at(3),
+                "VendorAudit",
+                policy(allow({"AWS": [OUTSIDE, "arn:aws:iam::888888888888:role/Scanner"]})),
+                create=True,
             )
         ],  # fmt: skip
         [{"severity": "high", "details.rules": ["external_account_without_external_id"]}],
