@@ -463,7 +463,74 @@ def roles_entry_means_source_identity_required():
     )
 
 
+def new_federated_subject():
+    d = "new_federated_subject"
+    rng = random.Random(31)
+    provider = f"arn:aws:iam::{PROD}:oidc-provider/{synth.GITHUB_OIDC_HOST}"
+    main_branch = "repo:acme/app:ref:refs/heads/main"
+
+    def oidc(t, subject, **kw):
+        return synth.assume_role_with_web_identity(t, CI_OIDC_ROLE, provider, subject, rng=rng, **kw).records
+
+    base = [r for i in range(20) for r in oidc(at(i // 2, 9 + i % 8), main_branch)]
+    case(
+        d,
+        "new_oidc_subject_after_history",
+        "Twenty deploys from acme/app's main branch, then a pull request's workflow assumes the role.",
+        base + oidc(at(11), "repo:acme/app:pull_request") + oidc(at(11, 12), "repo:acme/app:pull_request"),
+        [
+            {
+                "severity": "medium",
+                "role_arn": CI_OIDC_ROLE,
+                "event_count": 2,
+                "details.subject": "repo:acme/app:pull_request",
+                "details.federation": "AssumeRoleWithWebIdentity",
+            }
+        ],
+    )
+    case(d, "known_subject", "The main branch again.", base + oidc(at(11), main_branch), [])
+    case(
+        d,
+        "new_subject_without_history",
+        "On the role's second day nothing is new yet.",
+        base[:3] + oidc(at(1, 16), "repo:acme/app:pull_request"),
+        [],
+    )
+    case(
+        d,
+        "denied_new_subject",
+        "The trust policy refused the pull request's token: no session, no finding.",
+        base + oidc(at(11), "repo:acme/app:pull_request", error_code="AccessDenied"),
+        [],
+    )
+    case(
+        d,
+        "subjects_configured_for_the_role",
+        "[[roles]] lists web_identity_subjects for the role: a new subject inside the globs is expected, "
+        "not learned.",
+        base + oidc(at(11), "repo:acme/other:ref:refs/heads/main"),
+        [],
+        config={"roles": [OIDC]},
+    )
+    saml_role = f"arn:aws:iam::{PROD}:role/AWSReservedSSO_Admin_0123456789abcdef"
+    saml_provider = f"arn:aws:iam::{PROD}:saml-provider/Corp"
+
+    def saml(t, who, issuer="https://idp.example.com/saml"):
+        return synth.assume_role_with_saml(t, saml_role, saml_provider, who, issuer=issuer, rng=rng).records
+
+    people = [r for i in range(12) for r in saml(at(i // 2, 9 + i % 8), ("alice", "bob")[i % 2])]
+    case(
+        d,
+        "saml_subject_from_a_new_issuer",
+        "alice, known from the corporate IdP, arrives through another issuer: a new identity provider.",
+        people + saml(at(11), "alice", issuer="https://evil.example.net/saml"),
+        [{"details.federation": "AssumeRoleWithSAML", "details.issuer": "https://evil.example.net/saml"}],
+    )
+    case(d, "saml_known_subject_and_issuer", "bob signs in again.", people + saml(at(11), "bob"), [])
+
+
 def main():
     roles_entry_means_source_identity_required()
     trust_policy_weakened()
     role_expectation_violated()
+    new_federated_subject()
