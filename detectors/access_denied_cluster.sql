@@ -14,11 +14,11 @@ windowed as (
         *,
         count(*) over (
             partition by role_arn order by eventtime
-            range between current row and to_minutes($window_minutes) following
+            range between current row and interval ($window_minutes) minute following
         ) as in_window,
         case
             when lag(eventtime) over (partition by role_arn order by eventtime, eventid)
-                >= eventtime - to_minutes($window_minutes)
+                >= eventtime - interval ($window_minutes) minute
                 then 0
             else 1
         end as starts_cluster
@@ -38,33 +38,37 @@ clusters as (
     select
         role_arn,
         cluster_no,
-        any_value(role_account) as account_id,
+        min(role_account) as account_id,
         max(in_window) as peak,
         count(*) as event_count,
         min(eventtime) as first_seen,
         max(eventtime) as last_seen,
-        arg_min(eventid, eventtime) as first_eventid,
-        list(eventid order by eventtime) as event_ids,
+        -- a cluster's first row (in eventtime, eventid order) is the one that starts it
+        max(case when starts_cluster = 1 then eventid end) as first_eventid,
+        list(eventid order by eventtime, eventid) as event_ids,
         count(distinct coalesce(caller_arn, caller_account)) as callers,
         count(distinct source_ip) as source_ips,
         count(distinct role_session_name) as session_names,
-        list(distinct coalesce(caller_arn, caller_account)) as caller_list,
-        list(distinct source_ip) as ip_list,
-        list(distinct role_session_name) as session_list,
-        any_value(caller_account order by eventtime) as caller_account,
-        any_value(caller_arn order by eventtime) as caller_arn,
-        any_value(source_ip order by eventtime) as source_ip,
-        any_value(role_session_name order by eventtime) as session_name,
-        any_value(source_identity order by eventtime) as source_identity,
-        any_value(user_agent order by eventtime) as user_agent
+        list(distinct coalesce(caller_arn, caller_account))
+            filter (where coalesce(caller_arn, caller_account) is not null) as caller_list,
+        list(distinct source_ip) filter (where source_ip is not null) as ip_list,
+        list(distinct role_session_name) filter (where role_session_name is not null) as session_list,
+        min_by(caller_account, eventtime) as caller_account,
+        min_by(caller_arn, eventtime) as caller_arn,
+        min_by(source_ip, eventtime) as source_ip,
+        min_by(role_session_name, eventtime) as session_name,
+        min_by(source_identity, eventtime) as source_identity,
+        min_by(user_agent, eventtime) as user_agent
     from clustered
     group by role_arn, cluster_no
 )
 
+-- the columns after event_ids are the alert's details (pipeline/detect.py assembles them)
 select
     role_arn || '|' || first_eventid as dedup_key,
     case when callers > 1 or source_ips > 1 then 'high' else 'medium' end as severity,
-    event_count || ' denied assumes of ' || role_arn || ' within ' || $window_minutes || ' minutes' as title,
+    cast(event_count as varchar) || ' denied assumes of ' || role_arn || ' within '
+        || cast($window_minutes as varchar) || ' minutes' as title,
     role_arn,
     account_id,
     caller_account,
@@ -77,17 +81,15 @@ select
     last_seen,
     event_count,
     event_ids,
-    to_json({
-        'peak_in_window': peak,
-        'window_minutes': $window_minutes,
-        'threshold': $min_events,
-        'distinct_callers': callers,
-        'distinct_source_ips': source_ips,
-        'distinct_session_names': session_names,
-        'callers': caller_list[1:20],
-        'source_ips': ip_list[1:20],
-        'session_names': session_list[1:20]
-    }) as details
+    peak as peak_in_window,
+    $window_minutes as window_minutes,
+    $min_events as threshold,
+    callers as distinct_callers,
+    source_ips as distinct_source_ips,
+    session_names as distinct_session_names,
+    caller_list as callers,
+    ip_list as source_ips,
+    session_list as session_names
 from clusters
 where peak >= $min_events
   and last_seen >= $window_start

@@ -13,20 +13,21 @@ hourly as (
     select
         role_arn,
         date_trunc('hour', eventtime) as hour,
-        any_value(role_account) as account_id,
+        min(role_account) as account_id,
         count(*) as assumes,
         count(distinct coalesce(caller_arn, caller_account)) as callers,
         count(distinct source_ip) as source_ips,
-        avg(case when error_code is null then 0.0 else 1.0 end) as error_ratio,
-        arg_max(caller_account, eventtime) as caller_account,
-        arg_max(caller_arn, eventtime) as caller_arn,
-        mode(source_ip) as source_ip,
-        mode(role_session_name) as session_name,
-        mode(source_identity) as source_identity,
-        mode(user_agent) as user_agent,
+        avg(cast(case when error_code is null then 0 else 1 end as double)) as error_ratio,
+        -- the hour's last call names the caller shown in the alert
+        max_by(caller_account, eventtime) as caller_account,
+        max_by(caller_arn, eventtime) as caller_arn,
+        max_by(source_ip, eventtime) as source_ip,
+        max_by(role_session_name, eventtime) as session_name,
+        max_by(source_identity, eventtime) as source_identity,
+        max_by(user_agent, eventtime) as user_agent,
         min(eventtime) as first_seen,
         max(eventtime) as last_seen,
-        list(eventid order by eventtime)[1:200] as event_ids
+        list(eventid order by eventtime, eventid) as event_ids
     from calls
     group by role_arn, date_trunc('hour', eventtime)
 ),
@@ -49,15 +50,17 @@ baselined as (
     from hourly
     window w as (
         partition by role_arn order by hour
-        range between to_days($lookback_days) preceding and interval 1 hour preceding
+        range between interval ($lookback_days) day preceding and interval 1 hour preceding
     )
 )
 
+-- the columns after event_ids are the alert's details; `a__b` is key b of object a
 select
-    role_arn || '|' || strftime(hour, '%Y-%m-%dT%H') as dedup_key,
+    -- 'T' outside the format: an unquoted T is a pattern letter in Spark's date formats
+    role_arn || '|' || strftime(hour, '%Y-%m-%d') || 'T' || strftime(hour, '%H') as dedup_key,
     'medium' as severity,
-    'AssumeRole volume spike on ' || role_arn || ': ' || assumes || ' in the hour from '
-        || strftime(hour, '%Y-%m-%d %H:00') as title,
+    'AssumeRole volume spike on ' || role_arn || ': ' || cast(assumes as varchar) || ' in the hour from '
+        || strftime(hour, '%Y-%m-%d %H') || ':00' as title,
     role_arn,
     account_id,
     caller_account,
@@ -70,19 +73,24 @@ select
     last_seen,
     assumes as event_count,
     event_ids,
-    to_json({
-        'hour': hour,
-        'in_window': hour >= date_trunc('hour', $window_start::timestamp),
-        'features': {
-            'assumes': assumes, 'callers': callers, 'source_ips': source_ips, 'error_ratio': error_ratio
-        },
-        'baseline': {
-            'window_days': $lookback_days, 'key': 'role_arn (with its account), active hours',
-            'hours': base_hours,
-            'assumes': {'median': base_assumes_median, 'iqr': base_assumes_iqr, 'max': base_assumes_max},
-            'callers': {'median': base_callers_median, 'iqr': base_callers_iqr, 'max': base_callers_max},
-            'source_ips': {'median': base_ips_median, 'iqr': base_ips_iqr, 'max': base_ips_max},
-            'error_ratio': {'median': base_error_median, 'iqr': base_error_iqr}
-        }
-    }) as details
+    hour,
+    hour >= date_trunc('hour', cast($window_start as timestamp)) as in_window,
+    assumes as features__assumes,
+    callers as features__callers,
+    source_ips as features__source_ips,
+    error_ratio as features__error_ratio,
+    $lookback_days as baseline__window_days,
+    'role_arn (with its account), active hours' as baseline__key,
+    base_hours as baseline__hours,
+    base_assumes_median as baseline__assumes__median,
+    base_assumes_iqr as baseline__assumes__iqr,
+    base_assumes_max as baseline__assumes__max,
+    base_callers_median as baseline__callers__median,
+    base_callers_iqr as baseline__callers__iqr,
+    base_callers_max as baseline__callers__max,
+    base_ips_median as baseline__source_ips__median,
+    base_ips_iqr as baseline__source_ips__iqr,
+    base_ips_max as baseline__source_ips__max,
+    base_error_median as baseline__error_ratio__median,
+    base_error_iqr as baseline__error_ratio__iqr
 from baselined

@@ -1,6 +1,8 @@
 """What a detector is: one SQL query (`<id>.sql`) and this frozen metadata (`<id>.py`).
 
-Every detector's query returns OUTPUT_COLUMNS, so downstream code never special-cases one.
+Every detector's query returns QUERY_COLUMNS first, so downstream code never special-cases
+one; every column after them is a key of the alert's JSON `details` (`a__b` nests: key b of
+object a), assembled in Python so that no engine's to_json decides what a null looks like.
 Parameters and config values reach the query as bound `$name` parameters, never as text.
 """
 
@@ -21,7 +23,8 @@ def severity_rank(severity: str | None) -> int:
     return SEVERITY_RANK.get(severity or "", len(SEVERITIES))
 
 
-# (column, DuckDB type) every detector query returns, in this order
+# (column, DuckDB type) of every detector finding, in this order: the query returns all but
+# `details` (QUERY_COLUMNS), then its details columns
 OUTPUT_COLUMNS = (
     ("dedup_key", "VARCHAR"),  # what makes two findings the same alert (with the detector id)
     ("severity", "VARCHAR"),
@@ -40,6 +43,8 @@ OUTPUT_COLUMNS = (
     ("event_ids", "VARCHAR[]"),
     ("details", "JSON"),
 )
+QUERY_COLUMNS = OUTPUT_COLUMNS[:-1]
+DETAILS_NESTING = "__"  # a details column `baseline__hours` is details["baseline"]["hours"]
 
 
 @dataclass(frozen=True)

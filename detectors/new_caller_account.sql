@@ -25,8 +25,8 @@ first_calls as (
     select *
     from history
     where eventtime >= $window_start
-      and (previous_time is null or previous_time < eventtime - to_days($lookback_days))
-      and role_account_first_seen <= eventtime - to_days($min_history_days)
+      and (previous_time is null or previous_time < eventtime - interval ($lookback_days) day)
+      and role_account_first_seen <= eventtime - interval ($min_history_days) day
       and not list_contains($expected_pairs, caller_account || '>' || role_account)
       and not list_contains($expected_pairs, caller_account || '>' || role_arn)
 ),
@@ -41,33 +41,32 @@ same_day as (
         on h.caller_account = f.caller_account
        and h.role_account = f.role_account
        and h.eventtime >= f.eventtime
-       and h.eventtime < f.eventtime + interval 1 day
+       and h.eventtime < f.eventtime + interval '1' day
 )
 
+-- the columns after event_ids are the alert's details; `a__b` is key b of object a
 select
-    caller_account || '>' || role_account || '|' || strftime(min(pair_first_seen), '%Y-%m-%dT%H:%M:%S')
-        as dedup_key,
+    -- 'T' outside the format: an unquoted T is a pattern letter in Spark's date formats
+    caller_account || '>' || role_account || '|' || strftime(pair_first_seen, '%Y-%m-%d') || 'T'
+        || strftime(pair_first_seen, '%H:%M:%S') as dedup_key,
     'medium' as severity,
     'Account ' || caller_account || ' assumed a role in account ' || role_account || ' for the first time'
         as title,
-    arg_min(role_arn, eventtime) as role_arn,
+    min_by(role_arn, eventtime) as role_arn,
     role_account as account_id,
     caller_account,
-    arg_min(caller_arn, eventtime) as caller_arn,
-    arg_min(source_ip, eventtime) as source_ip,
-    arg_min(role_session_name, eventtime) as session_name,
-    arg_min(source_identity, eventtime) as source_identity,
-    arg_min(user_agent, eventtime) as user_agent,
+    min_by(caller_arn, eventtime) as caller_arn,
+    min_by(source_ip, eventtime) as source_ip,
+    min_by(role_session_name, eventtime) as session_name,
+    min_by(source_identity, eventtime) as source_identity,
+    min_by(user_agent, eventtime) as user_agent,
     min(eventtime) as first_seen,
     max(eventtime) as last_seen,
     count(distinct eventid) as event_count,
-    list(distinct eventid) as event_ids,
-    to_json({
-        'roles': list(distinct role_arn),
-        'baseline': {
-            'window_days': $lookback_days, 'key': 'caller account -> role account',
-            'history_required_days': $min_history_days
-        }
-    }) as details
+    list(eventid order by eventtime, eventid) as event_ids,
+    list(distinct role_arn) filter (where role_arn is not null) as roles,
+    $lookback_days as baseline__window_days,
+    'caller account -> role account' as baseline__key,
+    $min_history_days as baseline__history_required_days
 from same_day
 group by caller_account, role_account, pair_first_seen

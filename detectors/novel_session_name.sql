@@ -22,7 +22,7 @@ history as (
         lag(eventtime) over (partition by role_arn, shape order by eventtime, eventid) as shape_seen_before,
         count(*) over (
             partition by role_arn order by eventtime
-            range between to_days($lookback_days) preceding and current row
+            range between interval ($lookback_days) day preceding and current row
         ) - 1 as role_assumes_before,
         min(eventtime) over (partition by role_arn) as role_first_seen
     from calls
@@ -32,9 +32,9 @@ novel as (
     select *
     from history
     where eventtime >= $window_start
-      and (shape_seen_before is null or shape_seen_before < eventtime - to_days($lookback_days))
+      and (shape_seen_before is null or shape_seen_before < eventtime - interval ($lookback_days) day)
       and role_assumes_before >= $min_history_assumes
-      and role_first_seen <= eventtime - to_days($min_history_days)
+      and role_first_seen <= eventtime - interval ($min_history_days) day
 ),
 
 -- later uses of the new shape on its first day join the same alert
@@ -48,33 +48,34 @@ same_day as (
         on c.role_arn = n.role_arn
        and c.shape = n.shape
        and c.eventtime >= n.eventtime
-       and c.eventtime < n.eventtime + interval 1 day
+       and c.eventtime < n.eventtime + interval '1' day
 )
 
+-- the columns after event_ids are the alert's details; `a__b` is key b of object a
 select
-    role_arn || '|' || shape || '|' || strftime(shape_first_seen, '%Y-%m-%dT%H:%M:%S') as dedup_key,
+    -- 'T' outside the format: an unquoted T is a pattern letter in Spark's date formats
+    role_arn || '|' || shape || '|' || strftime(shape_first_seen, '%Y-%m-%d') || 'T'
+        || strftime(shape_first_seen, '%H:%M:%S') as dedup_key,
     'medium' as severity,
     'Never-seen session name shape ' || shape || ' for ' || role_arn as title,
     role_arn,
-    any_value(role_account) as account_id,
-    arg_min(caller_account, eventtime) as caller_account,
-    arg_min(caller_arn, eventtime) as caller_arn,
-    arg_min(source_ip, eventtime) as source_ip,
-    arg_min(role_session_name, eventtime) as session_name,
-    arg_min(source_identity, eventtime) as source_identity,
-    arg_min(user_agent, eventtime) as user_agent,
+    min(role_account) as account_id,
+    min_by(caller_account, eventtime) as caller_account,
+    min_by(caller_arn, eventtime) as caller_arn,
+    min_by(source_ip, eventtime) as source_ip,
+    min_by(role_session_name, eventtime) as session_name,
+    min_by(source_identity, eventtime) as source_identity,
+    min_by(user_agent, eventtime) as user_agent,
     min(eventtime) as first_seen,
     max(eventtime) as last_seen,
     count(distinct eventid) as event_count,
-    list(distinct eventid) as event_ids,
-    to_json({
-        'shape': shape,
-        'session_names': list(distinct role_session_name)[1:20],
-        'role_assumes_in_baseline': max(history_assumes),
-        'baseline': {
-            'window_days': $lookback_days, 'key': 'role_arn (with its account)',
-            'min_history_assumes': $min_history_assumes, 'min_history_days': $min_history_days
-        }
-    }) as details
+    list(eventid order by eventtime, eventid) as event_ids,
+    shape,
+    list(distinct role_session_name) filter (where role_session_name is not null) as session_names,
+    max(history_assumes) as role_assumes_in_baseline,
+    $lookback_days as baseline__window_days,
+    'role_arn (with its account)' as baseline__key,
+    $min_history_assumes as baseline__min_history_assumes,
+    $min_history_days as baseline__min_history_days
 from same_day
 group by role_arn, shape, shape_first_seen

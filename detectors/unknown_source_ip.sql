@@ -20,24 +20,27 @@ flagged as (
 grouped as (
     select
         role_arn,
-        any_value(role_account) as account_id,
+        min(role_account) as account_id,
         caller_account,
         source_ip,
         ip_status,
         date_trunc('day', eventtime) as day,
-        any_value(caller_arn order by eventtime) as caller_arn,
-        string_agg(distinct role_session_name, ', ') as session_names,
-        any_value(source_identity order by eventtime) as source_identity,
-        any_value(user_agent order by eventtime) as user_agent,
-        count(*) filter (where not succeeded) as failed,
+        min_by(caller_arn, eventtime) as caller_arn,
+        array_to_string(
+            list_sort(list(distinct role_session_name) filter (where role_session_name is not null)), ', '
+        ) as session_names,
+        min_by(source_identity, eventtime) as source_identity,
+        min_by(user_agent, eventtime) as user_agent,
+        count(case when not succeeded then 1 end) as failed,
         min(eventtime) as first_seen,
         max(eventtime) as last_seen,
         count(*) as event_count,
-        list(eventid order by eventtime) as event_ids
+        list(eventid order by eventtime, eventid) as event_ids
     from flagged
     group by role_arn, caller_account, source_ip, ip_status, date_trunc('day', eventtime)
 )
 
+-- the columns after event_ids are the alert's details
 select
     coalesce(role_arn, '?') || '|' || coalesce(caller_account, '?') || '|' || source_ip || '|'
         || strftime(day, '%Y-%m-%d') as dedup_key,
@@ -59,9 +62,7 @@ select
     last_seen,
     event_count,
     event_ids,
-    to_json({
-        'address_status': ip_status,
-        'known_cidrs': $known_cidrs,
-        'failed_assumes': failed
-    }) as details
+    ip_status as address_status,
+    $known_cidrs as known_cidrs,
+    failed as failed_assumes
 from grouped

@@ -10,6 +10,7 @@ again over the same events updates the alert instead of adding a second one.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import fnmatch
 import hashlib
 import ipaddress
@@ -19,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from detectors.base import OUTPUT_COLUMNS, Detector, severity_rank
+from detectors.base import DETAILS_NESTING, OUTPUT_COLUMNS, QUERY_COLUMNS, Detector, severity_rank
 from detectors.registry import all_detectors
 from pipeline import expectations
 from pipeline.config import Suppression
@@ -27,8 +28,10 @@ from pipeline.engine.base import Engine
 from pipeline.store import ALERT_FIELDS, RoletrailError, init_db
 
 OUTPUT_NAMES = [c for c, _ in OUTPUT_COLUMNS]
+QUERY_NAMES = [c for c, _ in QUERY_COLUMNS]
 PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 MAX_EVENT_IDS = 200
+DETAILS_LIST_MAX = 20  # a list in an alert's details keeps its first (sorted) 20 values
 
 
 def settings(det: Detector, cfg):
@@ -69,12 +72,77 @@ def bind_parameters(det: Detector, cfg, window_start: dt.datetime) -> dict:
     return {k: v for k, v in bind.items() if k in used}
 
 
+def glob_pattern(glob: str) -> str:
+    """A glob (`*` any text, `?` one character) as an anchored regular expression that RE2
+    (DuckDB), Java (Spark) and Trino read alike: metacharacters go in brackets, no backslashes."""
+    out = []
+    for ch in glob:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch in ".+()[]{}|$^\\":
+            out.append("[" + ch + "]" if ch not in "]^\\" else "\\" + ch)
+        else:
+            out.append(ch)
+    return "^" + "".join(out) + "$"
+
+
+# config lists that a query joins with reach it as small tables: name -> (columns, rows from cfg)
+PARAM_TABLES = {
+    "source_identity_required": (
+        ("role_glob", "role_pattern", "identity_glob", "identity_pattern"),
+        lambda cfg: [
+            (role, glob_pattern(role), ident, glob_pattern(ident))
+            for role, ident in cfg.source_identity.required.items()
+        ],
+    ),
+}
+
+
+def bind_tables(det: Detector, cfg) -> dict[str, tuple[tuple[str, ...], list[tuple]]]:
+    """The PARAM_TABLES a detector's query reads, with their rows from the config."""
+    return {
+        name: (columns, rows(cfg))
+        for name, (columns, rows) in PARAM_TABLES.items()
+        if re.search(rf"\b{name}\b", det.sql)
+    }
+
+
+def details_of(names: list[str], values) -> dict:
+    """The details columns of one finding as a JSON-ready object: `a__b` nests, lists are
+    sorted and capped, decimals become numbers; a null stays a null whatever the engine."""
+    details: dict = {}
+    for name, value in zip(names, values, strict=True):
+        *path, key = name.split(DETAILS_NESTING)
+        node = details
+        for part in path:
+            node = node.setdefault(part, {})
+        if isinstance(value, list | tuple):
+            value = sorted(value, key=lambda v: (v is None, str(v)))[:DETAILS_LIST_MAX]
+        elif isinstance(value, decimal.Decimal):
+            value = float(value)
+        node[key] = value
+    return details
+
+
 def run_query(engine: Engine, det: Detector, cfg, window_start: dt.datetime) -> list[dict]:
     """One detector's findings (OUTPUT_COLUMNS as dicts) for events from window_start on."""
+    for name, (columns, rows) in bind_tables(det, cfg).items():
+        engine.register_table(name, columns, rows)
     columns, result = engine.query(det.sql, bind_parameters(det, cfg, window_start))
-    if columns != OUTPUT_NAMES:
-        raise RoletrailError(f"detector {det.id} returns {columns}, not the output columns {OUTPUT_NAMES}")
-    rows = [dict(zip(columns, r, strict=True)) for r in result]
+    fixed = len(QUERY_NAMES)
+    if columns[:fixed] != QUERY_NAMES or "details" in columns:
+        raise RoletrailError(
+            f"detector {det.id} returns {columns}, not the output columns {QUERY_NAMES} then its details"
+        )
+    extra = columns[fixed:]
+    rows = []
+    for r in result:
+        row = dict(zip(QUERY_NAMES, r[:fixed], strict=True))
+        row["event_ids"] = list(dict.fromkeys(row["event_ids"] or []))
+        row["details"] = json.dumps(details_of(extra, r[fixed:]), default=str)
+        rows.append(row)
     if det.postprocess is not None:
         rows = det.postprocess(rows, detector_params(det, cfg))
     return rows

@@ -29,15 +29,26 @@ extracted as (
         replace(coalesce(
             json_extract_string(requestparameters, '$.roleArn'),
             case when resources[1].type = 'AWS::IAM::Role' then resources[1].arn end,
-            regexp_extract(errormessage, 'on resource: (arn:aws[a-z-]*:iam::[0-9]{12}:role/[^ ]+)', 1),
-            regexp_replace(
-                json_extract_string(responseelements, '$.assumedRoleUser.arn'),
-                '^arn:(aws[a-z-]*):sts::([0-9]{12}):assumed-role/([^/]+)/.*$', 'arn:\1:iam::\2:role/\3'
-            )
+            nullif(regexp_extract(errormessage, 'on resource: (arn:aws[a-z-]*:iam::[0-9]{12}:role/[^ ]+)', 1), ''),
+            -- arn:<partition>:sts::<account>:assumed-role/<name>/<session> -> the role's ARN, from
+            -- three captures (a back-reference in the replacement is not portable: Spark and
+            -- Trino spell it $1, DuckDB \1)
+            case
+                when regexp_matches(
+                    json_extract_string(responseelements, '$.assumedRoleUser.arn'),
+                    '^arn:aws[a-z-]*:sts::[0-9]{12}:assumed-role/[^/]+/'
+                )
+                    then 'arn:'
+                        || regexp_extract(json_extract_string(responseelements, '$.assumedRoleUser.arn'), '^arn:(aws[a-z-]*):', 1)
+                        || ':iam::'
+                        || regexp_extract(json_extract_string(responseelements, '$.assumedRoleUser.arn'), ':sts::([0-9]{12}):', 1)
+                        || ':role/'
+                        || regexp_extract(json_extract_string(responseelements, '$.assumedRoleUser.arn'), ':assumed-role/([^/]+)/', 1)
+            end
         ), ' ', '') as role_arn_text,
         coalesce(
             json_extract_string(requestparameters, '$.roleSessionName'),
-            regexp_extract(json_extract_string(responseelements, '$.assumedRoleUser.arn'), '/([^/]+)$', 1)
+            nullif(regexp_extract(json_extract_string(responseelements, '$.assumedRoleUser.arn'), '/([^/]+)$', 1), '')
         ) as role_session_name,
         json_extract_string(requestparameters, '$.sourceIdentity') as requested_source_identity,
         json_extract_string(responseelements, '$.sourceIdentity') as issued_source_identity,
@@ -67,8 +78,9 @@ final as (
     select
         *,
         nullif(role_arn_text, '') as role_arn,
-        regexp_extract(role_arn_text, '^arn:aws[a-z-]*:iam::([0-9]{12}):role/', 1) as role_account,
-        regexp_extract(role_arn_text, '/([^/]+)$', 1) as role_name,
+        -- regexp_extract gives '' for no match on DuckDB and Spark, NULL on Trino: nullif agrees
+        nullif(regexp_extract(role_arn_text, '^arn:aws[a-z-]*:iam::([0-9]{12}):role/', 1), '') as role_account,
+        nullif(regexp_extract(role_arn_text, '/([^/]+)$', 1), '') as role_name,
         -- sourceIdentity is carried through a chain and cannot be changed
         coalesce(requested_source_identity, issued_source_identity, caller_source_identity) as source_identity,
         requested_source_identity is null
@@ -76,12 +88,20 @@ final as (
         error_code is null as succeeded,
         caller_type = 'AWSAccount' as is_owner_copy,
         coalesce(
-            caller_account <> regexp_extract(role_arn_text, '^arn:aws[a-z-]*:iam::([0-9]{12}):role/', 1),
+            caller_account <> nullif(regexp_extract(role_arn_text, '^arn:aws[a-z-]*:iam::([0-9]{12}):role/', 1), ''),
             false
         ) as is_cross_account,
         caller_type = 'AssumedRole' as is_role_chain
     from extracted
 )
 
-select * exclude (role_arn_text)
+-- every column by name: `* exclude` is DuckDB's alone
+select
+    eventid, eventtime, eventname, aws_region, caller_type, caller_arn, caller_account, caller_access_key_id,
+    caller_principal_id, caller_user_name, caller_invoked_by, caller_identity_provider, caller_role_arn,
+    caller_source_identity, role_session_name, requested_source_identity, issued_source_identity,
+    session_tags, transitive_tag_keys, duration_seconds, source_ip, user_agent, error_code, error_message,
+    shared_event_id, issued_access_key_id, assumed_role_session_arn, recipient_account_id, role_arn,
+    role_account, role_name, source_identity, source_identity_inherited, succeeded, is_owner_copy,
+    is_cross_account, is_role_chain
 from final

@@ -1,36 +1,30 @@
 -- For each role session: its issuing assume, its parent session (when the caller was itself a
 -- role session), the origin identity at the root of the chain and the depth. A session whose
 -- parent was not ingested is a root whose origin is the parent's role session ARN.
-with recursive sessions as (
+-- The recursive step names its columns and comes first: Trino requires both.
+with recursive chain (access_key_id, parent_access_key_id, root_access_key_id, depth, path) as (
     select
-        s.*,
-        p.access_key_id as known_parent
+        s.access_key_id,
+        p.access_key_id as parent_access_key_id,
+        s.access_key_id as root_access_key_id,
+        1 as depth,
+        [s.access_key_id] as path
     from role_sessions as s
     left join role_sessions as p
         on s.parent_access_key_id = p.access_key_id
-),
-
-chain as (
-    select
-        access_key_id,
-        known_parent as parent_access_key_id,
-        access_key_id as root_access_key_id,
-        1 as depth,
-        [access_key_id] as path
-    from sessions
-    where known_parent is null
+    where p.access_key_id is null
 
     union all
 
     select
         s.access_key_id,
-        s.known_parent as parent_access_key_id,
+        c.access_key_id as parent_access_key_id,
         c.root_access_key_id,
         c.depth + 1 as depth,
         list_append(c.path, s.access_key_id) as path
-    from sessions as s
+    from role_sessions as s
     inner join chain as c
-        on s.known_parent = c.access_key_id
+        on s.parent_access_key_id = c.access_key_id
     -- guard against cycles (a key reappearing) and runaway depth
     where c.depth < 20
       and not list_contains(c.path, s.access_key_id)
@@ -52,7 +46,7 @@ origins as (
         ) as origin_identity,
         caller_account as origin_account,
         source_ip as origin_source_ip
-    from sessions
+    from role_sessions
 )
 
 select
@@ -77,7 +71,7 @@ select
     o.origin_account,
     o.origin_source_ip
 from chain as c
-inner join sessions as s
+inner join role_sessions as s
     on c.access_key_id = s.access_key_id
 inner join origins as o
     on c.root_access_key_id = o.root_access_key_id

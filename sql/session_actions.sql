@@ -15,7 +15,8 @@ with calls as (
 
 select
     access_key_id,
-    any_value(session_arn) as session_arn,
+    -- one session, one ARN: min() is any value, and the same on every engine
+    min(session_arn) as session_arn,
     eventsource,
     eventname,
     count(*) as calls,

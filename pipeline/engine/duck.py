@@ -26,6 +26,15 @@ class DuckDBEngine:
     def register_view(self, name: str, sql: str) -> None:
         self.con.execute(f"create or replace view {name} as {sql}")
 
+    def register_table(self, name: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        # a temp table lives with this connection only: nothing of the config lands in the file
+        self.con.execute(
+            f"create or replace temp table {name} ({', '.join(f'{c} varchar' for c in columns)})"
+        )
+        if rows:
+            marks = ", ".join(f"${i + 1}" for i in range(len(columns)))
+            self.con.executemany(f"insert into {name} values ({marks})", [list(r) for r in rows])
+
     def close(self) -> None:
         pass  # the connection belongs to the caller
 
