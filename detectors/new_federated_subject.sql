@@ -2,11 +2,8 @@
 -- AssumeRoleWithSAML whose subject and issuer, were never seen for the role in the baseline
 -- window, once the role has history. Roles whose [[roles]] entry lists web_identity_subjects
 -- are role_expectation_violated's: their subjects are an expectation, not learned.
-with expected as (
-    select unnest(cast($subject_role_patterns as varchar[])) as role_pattern
-),
-
-calls as (
+-- Those roles reach the query as the table role_subject_rules (role_pattern, a regex).
+with calls as (
     select
         *,
         case
@@ -26,7 +23,7 @@ learned as (
     where c.subject_key is not null
       and not exists (
           select 1
-          from expected as e
+          from role_subject_rules as e
           where regexp_matches(c.role_arn, e.role_pattern)
       )
 ),
@@ -37,7 +34,7 @@ history as (
         lag(eventtime) over (partition by role_arn, subject_key order by eventtime, eventid) as seen_before,
         count(*) over (
             partition by role_arn order by eventtime
-            range between to_days($lookback_days) preceding and current row
+            range between interval ($lookback_days) day preceding and current row
         ) - 1 as role_assumes_before,
         min(eventtime) over (partition by role_arn) as role_first_seen
     from learned
@@ -47,9 +44,9 @@ novel as (
     select *
     from history
     where eventtime >= $window_start
-      and (seen_before is null or seen_before < eventtime - to_days($lookback_days))
+      and (seen_before is null or seen_before < eventtime - interval ($lookback_days) day)
       and role_assumes_before >= $min_history_assumes
-      and role_first_seen <= eventtime - to_days($min_history_days)
+      and role_first_seen <= eventtime - interval ($min_history_days) day
 ),
 
 -- later uses of the new subject on its first day join the same alert
@@ -63,11 +60,13 @@ same_day as (
         on c.role_arn = n.role_arn
        and c.subject_key = n.subject_key
        and c.eventtime >= n.eventtime
-       and c.eventtime < n.eventtime + interval 1 day
+       and c.eventtime < n.eventtime + interval '1' day
 )
 
+-- the columns after event_ids are the alert's details; `a__b` is key b of object a
 select
-    role_arn || '|' || subject_key || '|' || strftime(subject_first_seen, '%Y-%m-%dT%H:%M:%S') as dedup_key,
+    role_arn || '|' || subject_key || '|' || strftime(subject_first_seen, '%Y-%m-%d') || 'T'
+        || strftime(subject_first_seen, '%H:%M:%S') as dedup_key,
     'medium' as severity,
     'Never-seen federated subject ' || subject_key || ' for ' || role_arn as title,
     role_arn,
@@ -81,16 +80,14 @@ select
     min(eventtime) as first_seen,
     max(eventtime) as last_seen,
     count(distinct eventid) as event_count,
-    list(distinct eventid) as event_ids,
-    to_json({
-        'federation': min_by(eventname, eventtime),
-        'subject': coalesce(min_by(web_identity_subject, eventtime), min_by(saml_subject, eventtime)),
-        'issuer': coalesce(min_by(web_identity_provider, eventtime), min_by(saml_issuer, eventtime)),
-        'role_assumes_in_baseline': max(history_assumes),
-        'baseline': {
-            'window_days': $lookback_days, 'key': 'role_arn, OIDC subject (SAML: subject and issuer)',
-            'min_history_assumes': $min_history_assumes, 'min_history_days': $min_history_days
-        }
-    }) as details
+    list(eventid order by eventtime, eventid) as event_ids,
+    min_by(eventname, eventtime) as federation,
+    coalesce(min_by(web_identity_subject, eventtime), min_by(saml_subject, eventtime)) as subject,
+    coalesce(min_by(web_identity_provider, eventtime), min_by(saml_issuer, eventtime)) as issuer,
+    max(history_assumes) as role_assumes_in_baseline,
+    $lookback_days as baseline__window_days,
+    'role_arn, OIDC subject (SAML: subject and issuer)' as baseline__key,
+    $min_history_assumes as baseline__min_history_assumes,
+    $min_history_days as baseline__min_history_days
 from same_day
 group by role_arn, subject_key, subject_first_seen

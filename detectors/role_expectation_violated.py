@@ -20,13 +20,15 @@ def postprocess(rows, params):
     out = []
     for row in rows:
         d = json.loads(row["details"])
+        # one query returns both kinds; each keeps only its own details
+        d = {k: v for k, v in d.items() if v is not None}
         if d["kind"] != "expectation":
-            out.append(row)
+            d.pop("broke", None)
+            out.append(row | {"details": json.dumps(d)})
             continue
         flags = d.pop("broke")
         broken = [key for key in LABELS if flags.get(key)]
         d["broken"] = broken
-        d["subjects"] = [s for s in d["subjects"] if s is not None]
         title = f"Assume of {row['role_arn']} breaks its [[roles]] expectations: " + ", ".join(
             LABELS[k] for k in broken
         )

@@ -3,34 +3,28 @@
 -- source identity is named too, and alone is missing_source_identity's), one finding per role,
 -- caller and day; and the confused-deputy probe: a caller outside the organization passing more
 -- than one distinct sts:ExternalId for one role within a day.
-with rules as (
-    select unnest(cast($role_rules as varchar[])) as rule
-),
-
-expectations as (
+-- The [[roles]] entries reach the query as the tables role_expectations (one row per entry:
+-- regexes compiled from its globs, '' when it has none; flags 'true'/'false') and role_tag_rules.
+with expectations as (
     select
-        cast(json_extract_string(rule, '$.role_no') as integer) as role_no,
-        json_extract_string(rule, '$.arn_glob') as arn_glob,
-        json_extract_string(rule, '$.role_pattern') as role_pattern,
-        json_extract_string(rule, '$.source_identity') as source_identity_pattern,
-        json_extract_string(rule, '$.session_policy') = 'true' as session_policy_required,
-        cast(json_extract_string(rule, '$.max_duration_seconds') as integer) as max_duration_seconds,
-        json_extract_string(rule, '$.caller_accounts') as caller_pattern,
-        json_extract_string(rule, '$.external_id') = 'true' as external_id_required,
-        json_extract_string(rule, '$.subjects') as subject_pattern
-    from rules
-),
-
-tag_rule_texts as (
-    select unnest(cast($tag_rules as varchar[])) as rule
+        cast(role_no as integer) as role_no,
+        arn_glob,
+        role_pattern,
+        source_identity_pattern,
+        session_policy = 'true' as session_policy_required,
+        cast(max_duration_seconds as integer) as max_duration_seconds,
+        caller_pattern,
+        external_id = 'true' as external_id_required,
+        subject_pattern
+    from role_expectations
 ),
 
 tag_rules as (
     select
-        cast(json_extract_string(rule, '$.role_no') as integer) as role_no,
-        json_extract_string(rule, '$.key') as tag_key,
-        json_extract_string(rule, '$.allowed') as allowed
-    from tag_rule_texts
+        cast(role_no as integer) as role_no,
+        tag_key,
+        allowed_pattern as allowed
+    from role_tag_rules
 ),
 
 calls as (
@@ -119,7 +113,7 @@ violation_tags as (
         v.role_arn,
         v.caller,
         date_trunc('day', v.eventtime) as day,
-        list(distinct b.tag) as tags
+        list(distinct b.tag) filter (where b.tag is not null) as tags
     from violations as v
     inner join tag_breaks as b
         on v.eventid = b.eventid
@@ -142,8 +136,8 @@ by_caller as (
         min(eventtime) as first_seen,
         max(eventtime) as last_seen,
         count(distinct eventid) as event_count,
-        list(distinct eventid) as event_ids,
-        list(distinct arn_glob) as expectations,
+        list(eventid order by eventtime, eventid) as event_ids,
+        list(distinct arn_glob) filter (where arn_glob is not null) as expectations,
         bool_or(broke_source_identity) as broke_source_identity,
         bool_or(broke_session_policy) as broke_session_policy,
         bool_or(broke_duration) as broke_duration,
@@ -153,31 +147,27 @@ by_caller as (
         bool_or(broke_tags) as broke_tags,
         max(coalesce(duration_seconds, 3600)) as longest_duration,
         min(nullif(max_duration_seconds, 0)) as max_duration_seconds,
-        list(distinct web_identity_subject) as subjects
+        list(distinct web_identity_subject) filter (where web_identity_subject is not null) as subjects
     from violations
     group by role_arn, caller, date_trunc('day', eventtime)
 ),
 
 -- without [organization] accounts, the accounts whose records are in the trail are the organization
-organization as (
-    select unnest(cast($organization_accounts as varchar[])) as account_id
-
-    union
-
+trail_accounts as (
     select distinct recipientaccountid as account_id
     from cloudtrail_logs
-    where len(cast($organization_accounts as varchar[])) = 0
-      and recipientaccountid is not null
+    where recipientaccountid is not null
 ),
 
 third_party as (
     select c.*
     from calls as c
-    left join organization as o
-        on c.caller_account = o.account_id
+    left join trail_accounts as t
+        on c.caller_account = t.account_id
     where c.is_cross_account
-      and o.account_id is null
       and coalesce(c.external_id, '') <> ''
+      and not list_contains($organization_accounts, c.caller_account)
+      and (len($organization_accounts) > 0 or t.account_id is null)
 ),
 
 probes as (
@@ -193,52 +183,55 @@ probes as (
         min(eventtime) as first_seen,
         max(eventtime) as last_seen,
         count(distinct eventid) as event_count,
-        list(distinct eventid) as event_ids,
+        list(eventid order by eventtime, eventid) as event_ids,
         count(distinct external_id) as distinct_external_ids,
-        list(distinct external_id) as external_ids,
-        count(*) filter (where not succeeded) as failed
+        list(distinct external_id) filter (where external_id is not null) as external_ids,
+        count(case when not succeeded then 1 end) as failed
     from third_party
     group by role_arn, caller_account
     having count(distinct external_id) > 1
        and max(eventtime) >= $window_start
 )
 
+-- the columns after event_ids are the alert's details; `a__b` is key b of object a
 select
-    'expectation|' || role_arn || '|' || caller || '|' || strftime(day, '%Y-%m-%d') as dedup_key,
+    'expectation|' || b.role_arn || '|' || b.caller || '|' || strftime(b.day, '%Y-%m-%d') as dedup_key,
     'high' as severity,
-    'Assume of ' || role_arn || ' breaks its [[roles]] expectations' as title,
-    role_arn,
-    account_id,
-    caller_account,
-    caller_arn,
-    source_ip,
-    session_name,
-    source_identity,
-    user_agent,
-    first_seen,
-    last_seen,
-    event_count,
-    event_ids,
-    to_json({
-        'kind': 'expectation',
-        'expectations': b.expectations,
-        'broke': {
-            'source_identity': broke_source_identity,
-            'session_policy': broke_session_policy,
-            'max_duration_seconds': broke_duration,
-            'caller_accounts': broke_caller,
-            'external_id': broke_external_id,
-            'session_tags': broke_tags,
-            'web_identity_subjects': broke_subject
-        },
-        'longest_duration_seconds': longest_duration,
-        'max_duration_seconds': b.max_duration_seconds,
-        'tags_outside_allowed': t.tags,
-        'subjects': subjects
-    }) as details
+    'Assume of ' || b.role_arn || ' breaks its [[roles]] expectations' as title,
+    b.role_arn,
+    b.account_id,
+    b.caller_account,
+    b.caller_arn,
+    b.source_ip,
+    b.session_name,
+    b.source_identity,
+    b.user_agent,
+    b.first_seen,
+    b.last_seen,
+    b.event_count,
+    b.event_ids,
+    'expectation' as kind,
+    b.expectations,
+    b.broke_source_identity as broke__source_identity,
+    b.broke_session_policy as broke__session_policy,
+    b.broke_duration as broke__max_duration_seconds,
+    b.broke_caller as broke__caller_accounts,
+    b.broke_external_id as broke__external_id,
+    b.broke_tags as broke__session_tags,
+    b.broke_subject as broke__web_identity_subjects,
+    b.longest_duration as longest_duration_seconds,
+    b.max_duration_seconds,
+    t.tags as tags_outside_allowed,
+    b.subjects,
+    cast(null as bigint) as distinct_external_ids,
+    cast(null as varchar[]) as external_ids,
+    cast(null as bigint) as failed_assumes,
+    cast(null as integer) as window_days
 from by_caller as b
 left join violation_tags as t
-    using (role_arn, caller, day)
+    on b.role_arn = t.role_arn
+   and b.caller = t.caller
+   and b.day = t.day
 
 union all
 
@@ -246,8 +239,8 @@ select
     'external_id_probe|' || role_arn || '|' || caller_account || '|' || strftime(last_seen, '%Y-%m-%d')
         as dedup_key,
     'high' as severity,
-    'Account ' || caller_account || ' passed ' || distinct_external_ids || ' different external ids for '
-        || role_arn as title,
+    'Account ' || caller_account || ' passed ' || cast(distinct_external_ids as varchar)
+        || ' different external ids for ' || role_arn as title,
     role_arn,
     account_id,
     caller_account,
@@ -260,11 +253,21 @@ select
     last_seen,
     event_count,
     event_ids,
-    to_json({
-        'kind': 'external_id_probe',
-        'distinct_external_ids': distinct_external_ids,
-        'external_ids': external_ids,
-        'failed_assumes': failed,
-        'window_days': $lookback_days
-    }) as details
+    'external_id_probe' as kind,
+    cast(null as varchar[]) as expectations,
+    cast(null as boolean) as broke__source_identity,
+    cast(null as boolean) as broke__session_policy,
+    cast(null as boolean) as broke__max_duration_seconds,
+    cast(null as boolean) as broke__caller_accounts,
+    cast(null as boolean) as broke__external_id,
+    cast(null as boolean) as broke__session_tags,
+    cast(null as boolean) as broke__web_identity_subjects,
+    cast(null as integer) as longest_duration_seconds,
+    cast(null as integer) as max_duration_seconds,
+    cast(null as varchar[]) as tags_outside_allowed,
+    cast(null as varchar[]) as subjects,
+    distinct_external_ids,
+    external_ids,
+    failed as failed_assumes,
+    $lookback_days as window_days
 from probes

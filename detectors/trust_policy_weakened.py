@@ -25,6 +25,11 @@ def _statement(doc, no):
     return None
 
 
+def _finding(text: str) -> dict:
+    rule, no, principal = text.split(" ", 2)
+    return {"rule": rule, "principal": principal, "statement_no": int(no)}
+
+
 def diff(before, after) -> str:
     """The trust policy's change as a unified diff of the pretty-printed documents."""
     old = json.dumps(before, indent=2, sort_keys=True).splitlines() if before is not None else []
@@ -38,6 +43,7 @@ def postprocess(rows, params):
     for row in rows:
         d = json.loads(row["details"])
         before, after = _doc(d.pop("before")), _doc(d.pop("after"))
+        d["findings"] = [_finding(text) for text in d["findings"]]
         for f in d["findings"]:
             f["explanation"] = RULES[f["rule"]]
             # a dropped condition was in the previous version, not in one statement of the new one

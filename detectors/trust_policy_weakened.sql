@@ -17,15 +17,10 @@ statements as (
 ),
 
 -- without [organization] accounts, the accounts whose records are in the trail are the organization
-organization as (
-    select unnest(cast($organization_accounts as varchar[])) as account_id
-
-    union
-
+trail_accounts as (
     select distinct recipientaccountid as account_id
     from cloudtrail_logs
-    where len(cast($organization_accounts as varchar[])) = 0
-      and recipientaccountid is not null
+    where recipientaccountid is not null
 ),
 
 weaknesses as (
@@ -39,8 +34,8 @@ weaknesses as (
         s.statement_no,
         s.conditions is null as unconditional
     from statements as s
-    left join organization as o
-        on s.principal_account = o.account_id
+    left join trail_accounts as t
+        on s.principal_account = t.account_id
     where (
         s.is_wildcard
         and not list_has_any(s.condition_keys, [
@@ -52,7 +47,8 @@ weaknesses as (
         not s.is_wildcard
         and s.principal_account is not null
         and s.principal_account <> s.role_account
-        and o.account_id is null
+        and not list_contains($organization_accounts, s.principal_account)
+        and (len($organization_accounts) > 0 or t.account_id is null)
         and not list_contains(s.condition_keys, 'sts:externalid')
     )
 ),
@@ -143,11 +139,13 @@ grouped as (
         version_id,
         bool_or(rule = 'wildcard_principal' and unconditional) as critical,
         list(distinct rule) as rules,
-        list({'rule': rule, 'principal': principal, 'statement_no': statement_no}) as found
+        -- "<rule> <statement number> <principal>": the principal last, as it may hold spaces
+        list(distinct rule || ' ' || cast(statement_no as varchar) || ' ' || principal) as found
     from findings
     group by version_id
 )
 
+-- the columns after event_ids are the alert's details; the postprocess step adds the diff
 select
     v.role_arn || '|' || v.version_id as dedup_key,
     case when g.critical then 'critical' else 'high' end as severity,
@@ -157,21 +155,19 @@ select
     v.changed_by_account as caller_account,
     v.changed_by as caller_arn,
     v.source_ip,
-    null as session_name,
-    null as source_identity,
+    cast(null as varchar) as session_name,
+    cast(null as varchar) as source_identity,
     v.user_agent,
     v.eventtime as first_seen,
     v.eventtime as last_seen,
-    1 as event_count,
+    cast(1 as bigint) as event_count,
     [v.version_id] as event_ids,
-    to_json({
-        'change': v.eventname,
-        'rules': g.rules,
-        'findings': g.found,
-        'previous_version_id': v.previous_version_id,
-        'before': v.previous_document,
-        'after': v.document
-    }) as details
+    v.eventname as change,
+    g.rules,
+    g.found as findings,
+    v.previous_version_id,
+    v.previous_document as before,
+    v.document as after
 from grouped as g
 inner join versions as v
     on g.version_id = v.version_id

@@ -51,18 +51,15 @@ def enabled(cfg) -> list[Detector]:
 def bind_parameters(det: Detector, cfg, window_start: dt.datetime) -> dict:
     """The `$name` values a detector's query uses: the window, config values and its parameters."""
     params = detector_params(det, cfg)
-    required = expectations.required_pairs(cfg)
+    required = cfg.source_identity.required
     bind = {
         "window_start": window_start,
         "baseline_start": window_start - det.lookback,
         "lookback_days": det.lookback.days,
         "known_cidrs": list(cfg.network.known_cidrs),
-        "required_role_globs": [role for role, _ in required],
-        "required_identity_globs": [identity for _, identity in required],
+        "required_role_globs": list(required.keys()),
+        "required_identity_globs": list(required.values()),
         "organization_accounts": list(cfg.organization.accounts),
-        "role_rules": expectations.role_rules(cfg),
-        "tag_rules": expectations.tag_rules(cfg),
-        "subject_role_patterns": expectations.subject_role_patterns(cfg),
         **{k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
     }
     used = set(PARAM.findall(det.sql))
@@ -90,13 +87,14 @@ def glob_pattern(glob: str) -> str:
 
 # config lists that a query joins with reach it as small tables: name -> (columns, rows from cfg)
 PARAM_TABLES = {
+    # [source_identity] required and the [[roles]] entries' source_identity
     "source_identity_required": (
         ("role_glob", "role_pattern", "identity_glob", "identity_pattern"),
-        lambda cfg: [
-            (role, glob_pattern(role), ident, glob_pattern(ident))
-            for role, ident in cfg.source_identity.required.items()
-        ],
+        expectations.required_rows,
     ),
+    "role_expectations": (expectations.ROLE_COLUMNS, expectations.role_rows),
+    "role_tag_rules": (expectations.TAG_COLUMNS, expectations.tag_rows),
+    "role_subject_rules": (("role_pattern",), expectations.subject_role_rows),
 }
 
 

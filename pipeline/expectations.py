@@ -1,21 +1,19 @@
 """`[organization]` and `[[roles]]`: which accounts are ours, and what a role's sessions must look
 like (its owner's intent), and how both reach the detectors' queries.
 
-Globs are compiled to regexes here, once, so no query needs an engine's glob; each role entry
-reaches SQL as one JSON text in a list (one `unnest`, then `json_extract_string`), which every
-engine can bind and read. `[source_identity] required` is the older spelling of a `[[roles]]`
-entry with only `source_identity`: both feed missing_source_identity (`required_pairs`).
+Globs are compiled to regexes here (pipeline.detect.glob_pattern), so no query needs an engine's
+glob; the entries reach the queries as small tables (pipeline.detect PARAM_TABLES).
+`[source_identity] required` is the older spelling of a `[[roles]]` entry with only
+`source_identity`: both feed missing_source_identity's table (`required_pairs`).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 AccountId = Annotated[StrictStr, Field(pattern=r"^\d{12}$")]
-_META = set(".^$|+()[]{}\\")
 
 
 class _Strict(BaseModel):
@@ -39,28 +37,22 @@ class RoleExpectation(_Strict):
     web_identity_subjects: list[StrictStr] | None = None  # OIDC subject globs
 
 
-def glob_regex(glob: str) -> str:
-    """A glob (`*`, `?`) as an anchored regex that RE2, Java and Python read the same way."""
-    out = []
-    for ch in glob:
-        if ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        elif ch in _META:
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "^" + "".join(out) + "$"
+def _pattern(glob: str) -> str:
+    from pipeline.detect import glob_pattern  # the one glob -> regex translation
 
-
-def literal(text: str) -> str:
-    """A value matched exactly (a tag value may contain `*`)."""
-    return "".join("\\" + ch if ch in _META or ch in "*?" else ch for ch in text)
+    return glob_pattern(glob)
 
 
 def any_of(globs: list[str]) -> str:
-    return "^(?:" + "|".join(glob_regex(g)[1:-1] for g in globs) + ")$"
+    """One anchored regex matching any of the globs."""
+    return "^(?:" + "|".join(_pattern(g)[1:-1] for g in globs) + ")$"
+
+
+def literal(text: str) -> str:
+    """A value matched exactly (a tag value may contain `*`), escaped as glob_pattern escapes."""
+    return "".join(
+        "\\" + ch if ch in "]^\\" else "[" + ch + "]" if ch in ".+()[{}|$*?" else ch for ch in text
+    )
 
 
 def required_pairs(cfg) -> list[tuple[str, str]]:
@@ -70,41 +62,51 @@ def required_pairs(cfg) -> list[tuple[str, str]]:
     return pairs
 
 
-def role_rules(cfg) -> list[str]:
-    """One JSON text per [[roles]] entry: its number, regexes ('' = no expectation) and flags."""
-    rules = []
+def required_rows(cfg) -> list[tuple]:
+    return [(role, _pattern(role), ident, _pattern(ident)) for role, ident in required_pairs(cfg)]
+
+
+ROLE_COLUMNS = (
+    "role_no", "arn_glob", "role_pattern", "source_identity_pattern", "session_policy",
+    "max_duration_seconds", "caller_pattern", "external_id", "subject_pattern",
+)  # fmt: skip
+
+
+def role_rows(cfg) -> list[tuple]:
+    """One row per [[roles]] entry: regexes ('' = no expectation), flags as 'true'/'false'."""
+    rows = []
     for no, r in enumerate(cfg.roles, 1):
-        rules.append(
-            json.dumps(
-                {
-                    "role_no": no,
-                    "arn_glob": r.arn,
-                    "role_pattern": glob_regex(r.arn),
-                    # "*" means any non-empty value (the [source_identity] convention)
-                    "source_identity": "" if not r.source_identity else "^.+$"
-                    if r.source_identity == "*" else glob_regex(r.source_identity),
-                    "session_policy": r.session_policy,
-                    "max_duration_seconds": r.max_duration_seconds or 0,
-                    "caller_accounts": any_of(r.caller_accounts) if r.caller_accounts is not None else "",
-                    "external_id": r.external_id,
-                    "subjects": any_of(r.web_identity_subjects) if r.web_identity_subjects else "",
-                }
+        si = r.source_identity
+        rows.append(
+            (
+                str(no),
+                r.arn,
+                _pattern(r.arn),
+                # "*" means any non-empty value (the [source_identity] convention)
+                "" if not si else "^.+$" if si == "*" else _pattern(si),
+                str(r.session_policy).lower(),
+                str(r.max_duration_seconds or 0),
+                any_of(r.caller_accounts) if r.caller_accounts is not None else "",
+                str(r.external_id).lower(),
+                any_of(r.web_identity_subjects) if r.web_identity_subjects else "",
             )
-        )  # fmt: skip
-    return rules
+        )
+    return rows
 
 
-def tag_rules(cfg) -> list[str]:
-    """One JSON text per (role entry, tag key): the key (lowercase: STS tag keys are
+TAG_COLUMNS = ("role_no", "tag_key", "allowed_pattern")
+
+
+def tag_rows(cfg) -> list[tuple]:
+    """One row per (role entry, tag key): the key in lowercase (STS tag keys are
     case-insensitive) and a regex of its allowed values."""
-    rules = []
-    for no, r in enumerate(cfg.roles, 1):
-        for key, allowed in r.session_tags.items():
-            pattern = "^(?:" + "|".join(literal(v) for v in allowed) + ")$"
-            rules.append(json.dumps({"role_no": no, "key": key.lower(), "allowed": pattern}))
-    return rules
+    return [
+        (str(no), key.lower(), "^(?:" + "|".join(literal(v) for v in allowed) + ")$")
+        for no, r in enumerate(cfg.roles, 1)
+        for key, allowed in r.session_tags.items()
+    ]
 
 
-def subject_role_patterns(cfg) -> list[str]:
+def subject_role_rows(cfg) -> list[tuple]:
     """Roles whose OIDC subjects are configured: their subjects are an expectation, not learned."""
-    return [glob_regex(r.arn) for r in cfg.roles if r.web_identity_subjects]
+    return [(_pattern(r.arn),) for r in cfg.roles if r.web_identity_subjects]

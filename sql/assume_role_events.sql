@@ -103,5 +103,6 @@ select
     session_tags, transitive_tag_keys, duration_seconds, source_ip, user_agent, error_code, error_message,
     shared_event_id, issued_access_key_id, assumed_role_session_arn, recipient_account_id, role_arn,
     role_account, role_name, source_identity, source_identity_inherited, succeeded, is_owner_copy,
-    is_cross_account, is_role_chain
+    is_cross_account, is_role_chain, external_id, has_session_policy, web_identity_subject,
+    web_identity_provider, saml_subject, saml_issuer
 from final
