@@ -480,6 +480,21 @@ def assume_role_volume_spike():
             rng=rng,
         ).records
     ]
+    denied = [
+        r
+        for k in range(200)
+        for r in assume(
+            at(14, 11) + timedelta(seconds=k * 15), ci, DEPLOY, f"deploy-x{k}", error="AccessDenied", rng=rng
+        ).records
+    ]
+    case(
+        d,
+        "denied_burst_is_access_denied_clusters",
+        "200 denied assumes in one hour: access_denied_cluster's incident; the spike counts only "
+        "successful assumes, so one incident raises one alert.",
+        base + denied,
+        [],
+    )
     case(
         d,
         "many_callers_and_ips",
