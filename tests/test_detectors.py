@@ -151,6 +151,16 @@ def test_incremental_detection_finds_what_a_full_run_finds(tmp_path, db):
     assert summary.window_start == dt.datetime(2024, 5, 12, 10, 0)
 
 
+def test_a_denied_burst_is_one_alert(tmp_path, db):
+    """Every detector over the denied burst: access_denied_cluster reports it, nothing else does."""
+    doc = json.loads(
+        (FIXTURES / "assume_role_volume_spike" / "denied_burst_is_access_denied_clusters.json").read_text()
+    )
+    load_records(db, tmp_path / "src", doc["Records"])
+    run_detect(db, config_mod.Config.model_validate(doc["config"]))
+    assert [a["detector"] for a in alerts(db)] == ["access_denied_cluster"]
+
+
 def test_config_errors_are_clear(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[detectors.novel_session_name]\nmin_history_assumes = 0\n")
