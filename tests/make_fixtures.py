@@ -358,6 +358,15 @@ def new_caller_account():
         [],
         config={"detectors": {d: {"expected_pairs": [f"{OUTSIDE}>{PROD}"]}}},
     )
+    local = history(AUDIT, user("ops", PROD), 30, 10, session="ops")  # same-account only
+    case(
+        d,
+        "first_outside_account_of_a_long_present_account",
+        "222222222222 has been in the trail for ten days, but only with same-account calls: the "
+        "first account ever to assume one of its roles from outside is still new.",
+        local + new,
+        [{"severity": "medium", "caller_account": OUTSIDE, "account_id": PROD, "role_arn": AUDIT}],
+    )
     case(
         d,
         "not_enough_history",
