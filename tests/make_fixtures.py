@@ -274,6 +274,75 @@ def unknown_source_ip():
     )
 
 
+def unknown_source_ip_learned():
+    """Without [network] known_cidrs the detector learns each role's networks (/24, /48)."""
+    d = "unknown_source_ip"
+    rng = random.Random(37)
+    learn = {"network": {"known_cidrs": []}}
+    base = history(AUDIT, user(), 20, 10, session="alice", ip=CORP_IP)
+
+    def later(ip, day=11):
+        return assume(at(day), user(), AUDIT, "alice", ip=ip, rng=rng).records
+
+    case(
+        d,
+        "no_known_cidrs_learns_networks_per_role",
+        "No known_cidrs: the role is always assumed from 198.51.100.0/24, and 198.51.100.77 is in it.",
+        base + later("198.51.100.77"),
+        [],
+        config=learn,
+    )
+    case(
+        d,
+        "no_known_cidrs_new_network",
+        "No known_cidrs: 203.0.113.9 is in a /24 the role was never assumed from in 30 days.",
+        base + later("203.0.113.9"),
+        [
+            {
+                "severity": "high",
+                "source_ip": "203.0.113.9",
+                "details.address_status": "new_network",
+                "details.network": "203.0.113.0/24",
+                "details.baseline.window_days": 30,
+            }
+        ],
+        config=learn,
+    )
+    v6 = history(AUDIT, user(), 20, 10, session="alice", ip="2001:db8:1234:1::5")
+    case(
+        d,
+        "no_known_cidrs_ipv6_same_48",
+        "2001:db8:1234:ffff::9 is in the /48 of the role's usual 2001:db8:1234:1::5.",
+        v6 + later("2001:db8:1234:ffff::9"),
+        [],
+        config=learn,
+    )
+    case(
+        d,
+        "no_known_cidrs_ipv6_new_48",
+        "2001:db8:9999::9 is in another /48.",
+        v6 + later("2001:db8:9999::9"),
+        [{"details.address_status": "new_network", "details.network": "2001:db8:9999::/48"}],
+        config=learn,
+    )
+    case(
+        d,
+        "no_known_cidrs_without_history",
+        "On the role's second day there is nothing to compare with yet.",
+        base[:4] + later("203.0.113.9", day=1),
+        [],
+        config=learn,
+    )
+    case(
+        d,
+        "no_known_cidrs_malformed_still_reported",
+        "A malformed address is reported whether or not networks are learned.",
+        base + later("06.237.252.245"),
+        [{"severity": "low", "details.address_status": "malformed"}],
+        config=learn,
+    )
+
+
 def access_denied_cluster():
     d = "access_denied_cluster"
     rng = random.Random(13)
@@ -518,6 +587,7 @@ def main():
     for make in (
         missing_source_identity,
         unknown_source_ip,
+        unknown_source_ip_learned,
         access_denied_cluster,
         new_caller_account,
         novel_session_name,
