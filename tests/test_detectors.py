@@ -205,6 +205,18 @@ def test_ip_status_never_crashes_on_real_world_strings():
     assert ip_status(None, cidrs) is None
 
 
+def test_network_of_is_the_learned_key():
+    from pipeline.netcheck import network_of
+
+    cases = {
+        "203.0.113.9": "203.0.113.0/24", "2001:db8:1234:ffff::9": "2001:db8:1234::/48",
+        "2001:0db8:1234:0001:0:0:0:5": "2001:db8:1234::/48", "::ffff:198.51.100.9": "198.51.100.0/24",
+        "81.2.69.142, 192.168.10.10": "192.168.10.0/24, 81.2.69.0/24", "06.237.252.245": None,
+        "events.amazonaws.com": None, "AWS Internal": None, "<Attacker source IP>": None, None: None,
+    }  # fmt: skip
+    assert {ip: network_of(ip) for ip in cases} == cases
+
+
 def test_benign_organization_raises_no_alert(tmp_path, db):
     """Four weeks of the synthetic organization's normal traffic: no detector may fire."""
     from pipeline import synth
