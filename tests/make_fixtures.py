@@ -492,6 +492,30 @@ def novel_session_name():
         base[:10] + assume(at(11), ci, DEPLOY, "mallory-test", si="ci@example.com", rng=rng).records,
         [],
     )
+    hexy = history(DEPLOY, ci, 30, 10, session="export-{i}", si="ci@example.com")
+    ids = random.Random(41)
+    for r in hexy:  # export-<8 hex>-<4 hex>, as a uuid's first two groups
+        if r["eventName"] == "AssumeRole":
+            r["requestParameters"]["roleSessionName"] = (
+                f"export-{ids.getrandbits(32):08x}-{ids.getrandbits(16):04x}"
+            )
+    case(
+        d,
+        "random_ids_with_all_letter_hex_chunks",
+        "export-<hex>-<hex> sessions; ids whose last chunk happens to be all letters (fefb, beef) "
+        "are the same shape, not new words.",
+        hexy
+        + assume(at(11), ci, DEPLOY, "export-1f2e3d4c-fefb", si="ci@example.com", rng=rng).records
+        + assume(at(11, 12), ci, DEPLOY, "export-9a8b7c6d-beef", si="ci@example.com", rng=rng).records,
+        [],
+    )
+    case(
+        d,
+        "real_word_after_random_ids",
+        "After the same export-<hex>-<hex> sessions, a hand-typed manual-debug-session is new.",
+        hexy + assume(at(11), ci, DEPLOY, "manual-debug-session", si="ci@example.com", rng=rng).records,
+        [{"session_name": "manual-debug-session", "details.shape": "manual-debug-session"}],
+    )
 
 
 def assume_role_volume_spike():
