@@ -44,11 +44,13 @@ def register_functions(con) -> None:
     from duckdb.sqltypes import VARCHAR
 
     from pipeline.netcheck import ip_status, network_of
+    from pipeline.shapes import session_shape
 
     # "special": the function itself sees NULLs and may return NULL (no network of a service)
     for name, fn, args, nulls in (
         ("roletrail_ip_status", ip_status, [VARCHAR, "VARCHAR[]"], "default"),
         ("roletrail_network", network_of, [VARCHAR], "special"),
+        ("roletrail_session_shape", session_shape, [VARCHAR], "default"),
     ):
         try:
             con.create_function(name, fn, args, VARCHAR, null_handling=nulls)
