@@ -251,6 +251,24 @@ def test_real_corpus_findings_are_the_expected_ones(db):
     run_detect(db, cfg)
     found = sorted((a["detector"], a["role_arn"], a["source_ip"]) for a in alerts(db))
     assert found == [
+        # the CloudTrail user guide's CreateRole example trusts arn:aws:iam::210987654321:root, an
+        # account with no records in the corpus (no [organization] given: the trail's accounts
+        # are the organization), without sts:ExternalId
+        ("trust_policy_weakened", "arn:aws:iam::123456789012:role/TestRole", "127.0.0.1"),
+        # Stratus Red Team's iam-create-backdoor-role and iam-backdoor-role detonations: a new role,
+        # and an existing one updated, that trust the attacker's 193672423079:root without an
+        # external id. Panther's backdoor example (Principal "*" with sts:ExternalId) narrows,
+        # and its records that name no role are no version.
+        (
+            "trust_policy_weakened",
+            "arn:aws:iam::609418236337:role/stratus-red-team-malicious-iam-role",
+            "209.209.254.254",
+        ),
+        (
+            "trust_policy_weakened",
+            "arn:aws:iam::751203476945:role/stratus-red-team-backdoor-r-role",
+            "225.178.039.250",
+        ),
         # the IAM user guide's cross-account example pair (JohnDoe, 777788889999 -> 111122223333)
         # comes from 192.0.2.101, outside the known CIDRs given here: both copies make one alert
         ("unknown_source_ip", "arn:aws:iam::111122223333:role/EC2-dev", "192.0.2.101"),
