@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import urllib.parse
 from datetime import timedelta
 
 from make_fixtures import CI, CORP_IP, OUTSIDE, PROD, UA, assume, at, case, history, user
@@ -28,25 +27,10 @@ def allow(principal, condition=None, action="sts:AssumeRole"):
 
 
 def trust_change(t, role_name, doc, *, create=False, error=None, text=None, rng=None):
-    """CreateRole / UpdateAssumeRolePolicy as IAM logs them: the document as (pretty) JSON text."""
-    body = text if text is not None else json.dumps(doc, indent=4)
-    name = "CreateRole" if create else "UpdateAssumeRolePolicy"
-    params = {"roleName": role_name, ("assumeRolePolicyDocument" if create else "policyDocument"): body}
-    response = None
-    if create and error is None:
-        response = {
-            "role": {
-                "path": "/",
-                "roleName": role_name,
-                "roleId": "AROA" + role_name.upper().ljust(17, "X")[:17],
-                "arn": f"arn:aws:iam::{PROD}:role/{role_name}",
-                "createDate": t.strftime("%b %d, %Y %I:%M:%S %p"),
-                "assumeRolePolicyDocument": urllib.parse.quote(json.dumps(doc)),
-            }
-        }
-    return synth.api_call(
-        t, ADMIN, "iam.amazonaws.com", name, PROD, "us-east-1", CORP_IP, UA, params, read_only=False,
-        error_code=error, response_elements=response, rng=rng or random.Random(str(t) + role_name),
+    """CreateRole / UpdateAssumeRolePolicy of a PROD role by the IAM admin (synth's factory)."""
+    return synth.trust_change(
+        t, ADMIN, PROD, role_name, doc, create=create, text=text, source_ip=CORP_IP, user_agent=UA,
+        error_code=error, rng=rng or random.Random(str(t) + role_name),
     )  # fmt: skip
 
 

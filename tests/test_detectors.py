@@ -228,6 +228,8 @@ def test_benign_organization_raises_no_alert(tmp_path, db):
     con.close()
     cfg = config_mod.Config.model_validate(
         {
+            # the organization's own intent: its roles' sessions keep their [[roles]] expectations
+            **synth.expectations(spec),
             "network": {"known_cidrs": list(synth.KNOWN_CIDRS)},
             "source_identity": {
                 "required": {

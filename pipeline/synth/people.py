@@ -11,6 +11,7 @@ from .catalog import _HOP_TARGETS, _PERMISSION_SETS, _REPOS, _count, _Person, _W
 from .common import UA_BOTO3, UA_GITHUB, _uuid
 from .federated import assume_role_with_saml, assume_role_with_web_identity
 from .records import assume_role
+from .trust import EXPORT_SESSION_POLICY
 
 if TYPE_CHECKING:
     from .org import _Org
@@ -112,6 +113,8 @@ def ci(org: _Org, out: list[dict], d: int, day0: datetime, weekday: bool) -> Non
                 org.spec.role_arn(account_name, "PlatformDeploy"),
                 f"deploy-{run}",
                 source_identity="ci@example.com",
+                tags={"env": account_name, "repo": subject.split("/")[1].split(":")[0]},
+                transitive_tag_keys=("env",),
                 source_ip=ip,
                 user_agent=UA_GITHUB,
                 region=org.home,
@@ -142,6 +145,10 @@ def exporter(org: _Org, out: list[dict], d: int, day0: datetime) -> None:
                 export_role,
                 f"export-{_uuid(rng)}",
                 source_identity="exporter-svc",
+                # a broker: every session narrowed by a session policy, 15 minutes, tagged
+                duration_seconds=900,
+                policy=EXPORT_SESSION_POLICY,
+                tags={"env": "prod", "purpose": "export"},
                 source_ip=w.nat_ip,
                 user_agent=UA_BOTO3,
                 region=w.region,
