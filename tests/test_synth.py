@@ -7,7 +7,6 @@ import hashlib
 import ipaddress
 import json
 import re
-import socket
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -433,39 +432,19 @@ def test_write_local_is_the_same_with_one_or_two_processes(tmp_path):
     assert total == one.records
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_write_s3_uploads_every_file():
-    boto3 = pytest.importorskip("boto3")
-    moto_server = pytest.importorskip("moto.server")
-    port = _free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    try:
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        s3.create_bucket(Bucket="trail")
-        spec = tiny(days=1, records_per_file=500)
-        stats = synth.write_s3(s3, "trail", spec, prefix="logs/")
-        keys = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket="trail"):
-            keys += [o["Key"] for o in page.get("Contents", [])]
-        expected = {f"logs/{f.key}": f for f in synth.generate(spec)}
-        assert sorted(keys) == sorted(expected) and stats.files == len(keys)
-        key = sorted(keys)[0]
-        body = s3.get_object(Bucket="trail", Key=key)["Body"].read()
-        assert body == synth.encode(expected[key].records)
-    finally:
-        server.stop()
+def test_write_s3_uploads_every_file(s3):
+    """Against the moto server over HTTP on 127.0.0.1 (conftest's moto_server)."""
+    s3.create_bucket(Bucket="synth-write-s3")
+    spec = tiny(days=1, records_per_file=500)
+    stats = synth.write_s3(s3, "synth-write-s3", spec, prefix="logs/")
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket="synth-write-s3"):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    expected = {f"logs/{f.key}": f for f in synth.generate(spec)}
+    assert sorted(keys) == sorted(expected) and stats.files == len(keys)
+    key = sorted(keys)[0]
+    body = s3.get_object(Bucket="synth-write-s3", Key=key)["Body"].read()
+    assert body == synth.encode(expected[key].records)
 
 
 def test_trust_policies_are_created_first_and_only_tightened():
