@@ -504,7 +504,7 @@ def test_the_exporter_is_a_broker_and_deploys_are_tagged(records):
 GOLDEN = [
     (
         {"days": 3, "scale": 0.2, "seed": 11},
-        "3d235f0fc425acb52cdfff8b63b95f4c456345933b1ff0fac0edb4627e7d2b7b",
+        "b56f20a895aeef06886870e455aadc2cfc96bc84070c547de0c910b6075c8d79",
     ),
     (
         {
@@ -515,7 +515,7 @@ GOLDEN = [
             "records_per_file": 40,
             "failure_rate": 0.3,
         },
-        "14daeb6be05a4edda34783a8c85c4c1289ae560f8ff5b820d8c187bc3366ebfa",
+        "6987b03bc66b6c909e3f26de17ec8be5277a6a4b7a99665b59960dfda6e390b3",
     ),
 ]
 

@@ -41,10 +41,15 @@ def person(org: _Org, out: list[dict], d: int, day0: datetime, weekday: bool, p:
     t = org._calls(out, rng, login, home, "audit", rng.randint(0, 3))
     targets = _HOP_TARGETS[p.kind]
     hops = rng.randint(1, 4) if weekday else 1
+    # on the first day each person visits every usual target once: the organization's
+    # account pairs all exist from the start of the logs, none turns up new weeks later
+    first_day = d == 0
+    if first_day:
+        hops = len(targets)
     # hop times spread over the working day, within the 8-hour SSO session
-    for offset in sorted(rng.randint(300, 8 * 3600 - 900) for _ in range(hops)):
+    for n, offset in enumerate(sorted(rng.randint(300, 8 * 3600 - 900) for _ in range(hops))):
         t = max(t, login + timedelta(seconds=offset))
-        account_name, role, profile = rng.choice(targets)
+        account_name, role, profile = targets[n] if first_day else rng.choice(targets)
         region = p.region if rng.random() < 0.8 else (org.other if p.region == org.home else org.home)
         if org.spec.failure_rate and rng.random() < org.spec.failure_rate:
             denied = assume_role(
