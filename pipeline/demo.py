@@ -192,21 +192,6 @@ def incidents(s: synth.OrgSpec) -> list[Incident]:
     return out
 
 
-def expectations_toml(s: synth.OrgSpec) -> str:
-    """[organization] and [[roles]] of the organization (synth.expectations) as TOML."""
-
-    def value(v):
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items()) + " }"
-        return json.dumps(v)
-
-    exp = synth.expectations(s)
-    lines = ["[organization]", f"accounts = {value(exp['organization']['accounts'])}"]
-    for role in exp["roles"]:
-        lines += ["", "[[roles]]"] + [f"{k} = {value(v)}" for k, v in role.items()]
-    return "\n".join(lines) + "\n"
-
-
 def incident_objects(s: synth.OrgSpec, found: list[Incident]) -> list[tuple[str, bytes]]:
     """The incidents' records as CloudTrail objects: one per account, region and 5 minutes."""
     groups: dict[tuple, list[dict]] = {}
@@ -373,7 +358,7 @@ def run(out_dir: Path, echo=print) -> DemoResult:
         cfg_path = out_dir / "roletrail.toml"
         cfg_path.write_text(CONFIG.format(db=db, bucket=BUCKET, cidrs=json.dumps(list(synth.KNOWN_CIDRS)),
                                           slack_env=SLACK_ENV, smtp_port=sinks.smtp_port,
-                                          expectations=expectations_toml(s)))  # fmt: skip
+                                          expectations=synth.expectations_toml(s)))  # fmt: skip
         cfg = config_mod.load(cfg_path)
         echo("demo: running the scheduled job (roletrail run)")
         with store.exclusive(str(db), "demo"):

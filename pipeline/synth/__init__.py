@@ -81,7 +81,7 @@ from .identities import (
 )
 from .org import OrgSpec
 from .records import AssumeResult, api_call, assume_role
-from .trust import EXPORT_SESSION_POLICY, expectations, trust_change
+from .trust import EXPORT_SESSION_POLICY, expectations, expectations_toml, trust_change
 from .writers import LogFile, Stats, encode, generate, generate_records, log_key, write_local, write_s3
 
 __all__ = [
@@ -95,6 +95,7 @@ __all__ = [
     "EXPORT_SESSION_POLICY",
     "trust_change",
     "expectations",
+    "expectations_toml",
     "DEFAULT_ACCOUNTS",
     "DEFAULT_ORG_ID",
     "DEFAULT_PEOPLE",

@@ -181,3 +181,18 @@ def expectations(spec) -> dict:
             {"arn": "arn:aws:iam::*:role/GitHubActionsCI", "web_identity_subjects": ["repo:example-org/*"]},
         ],
     }
+
+
+def expectations_toml(s) -> str:
+    """``expectations`` as roletrail.toml text (the demo writes it into its config)."""
+
+    def value(v):
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items()) + " }"
+        return json.dumps(v)
+
+    exp = expectations(s)
+    lines = ["[organization]", f"accounts = {value(exp['organization']['accounts'])}"]
+    for role in exp["roles"]:
+        lines += ["", "[[roles]]"] + [f"{k} = {value(v)}" for k, v in role.items()]
+    return "\n".join(lines) + "\n"
