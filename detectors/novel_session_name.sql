@@ -1,5 +1,5 @@
 -- A RoleSessionName whose shape (deploy-4711 -> deploy-{id}, export-9f1c...-fefb -> export-{id};
--- pipeline/shapes.py) was never seen for this role in the baseline window, once the role has
+-- pipeline/session_shape.py) was never seen for this role in the baseline window, once the role has
 -- enough history.
 with calls as (
     select

@@ -136,6 +136,7 @@ def config_model() -> type[BaseModel]:
     """`roletrail.toml` as one pydantic model, assembled from the registered parts: each
     detector's parameters, each destination's [notify.<name>], each source's [source.<scheme>]."""
     from detectors.registry import all_detectors
+    from pipeline.ingest.options import IngestOptions
     from pipeline.notify import config_models as notifier_models
     from pipeline.sources import option_models as source_models
 
@@ -146,6 +147,7 @@ def config_model() -> type[BaseModel]:
         "Config",
         __base__=Core,
         source=(source, source()),
+        ingest=(IngestOptions, IngestOptions()),
         detectors=(detectors, detectors()),
         notify=(notify, notify()),
     )

@@ -13,6 +13,10 @@ Use them from a test module with::
 * ``smtp_server_factory(user=..., password=...)`` -> an SmtpServer that requires
   AUTH LOGIN/PLAIN with those credentials (over plain TCP: ``auth_require_tls=False``);
   ``.auth_attempts`` records (mechanism, login, success) — never the password.
+  ``reject_reply=f`` answers a failed login with ``f(mechanism, login, password)`` (bytes
+  in, one reply line such as "535 ..." out): a server that echoes what it was sent.
+* ``webhook_server``: the same recorder as ``slack_webhook``, for destinations other than Slack.
+* ``no_proxy``: removes the ``*_proxy`` variables urllib honours, so requests stay on loopback.
 
 Servers log nothing to stdout/stderr (a request line would contain the webhook's token).
 """
@@ -29,6 +33,12 @@ from pipeline.sinks import HttpRecorder, ReceivedMail, ReceivedRequest, SmtpReco
 __all__ = ["ReceivedMail", "ReceivedRequest", "SmtpServer", "WebhookServer", "free_port"]
 
 # --------------------------------------------------------------------------- Slack webhook
+
+
+@pytest.fixture
+def no_proxy(monkeypatch):
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
 
 
 class WebhookServer(HttpRecorder):
@@ -64,13 +74,17 @@ def slack_webhook():
         server.stop()
 
 
+# the same recorder, for any destination that POSTs (a generic JSON webhook)
+webhook_server = slack_webhook
+
+
 # --------------------------------------------------------------------------- SMTP
 
 
 class SmtpServer(SmtpRecorder):
     """pipeline.sinks.SmtpRecorder that, given a user and password, requires AUTH LOGIN/PLAIN."""
 
-    def __init__(self, user: str | None = None, password: str | None = None):
+    def __init__(self, user: str | None = None, password: str | None = None, reject_reply=None):
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
         self.auth_attempts: list[tuple[str, str, bool]] = []
@@ -85,6 +99,9 @@ class SmtpServer(SmtpRecorder):
             )
             login = auth_data.login.decode(errors="replace") if isinstance(auth_data, LoginPassword) else "?"
             server.auth_attempts.append((mechanism, login, ok))
+            if not ok and reject_reply is not None and isinstance(auth_data, LoginPassword):
+                reply = reject_reply(mechanism, auth_data.login, auth_data.password)
+                return AuthResult(success=False, handled=False, message=reply)
             # handled=False: aiosmtpd itself answers 535 on failure
             return AuthResult(success=ok, handled=False)
 
@@ -103,8 +120,8 @@ class SmtpServer(SmtpRecorder):
 def smtp_server_factory():
     started: list[SmtpServer] = []
 
-    def make(user: str | None = None, password: str | None = None) -> SmtpServer:
-        server = SmtpServer(user, password).start()
+    def make(user: str | None = None, password: str | None = None, reject_reply=None) -> SmtpServer:
+        server = SmtpServer(user, password, reject_reply).start()
         started.append(server)
         return server
 

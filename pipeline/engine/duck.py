@@ -44,7 +44,7 @@ def register_functions(con) -> None:
     from duckdb.sqltypes import VARCHAR
 
     from pipeline.netcheck import ip_status, network_of
-    from pipeline.shapes import session_shape
+    from pipeline.session_shape import session_shape
 
     # "special": the function itself sees NULLs and may return NULL (no network of a service)
     for name, fn, args, nulls in (
