@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from pipeline.errors import RoletrailError
+from pipeline.expectations import Organization, RoleExpectation
 from pipeline.store.connection import DEFAULT_DB
 
 DEFAULT_CONFIG = "roletrail.toml"
@@ -106,6 +107,8 @@ class Core(Strict):
     database: Database = Database()
     network: Network = Network()
     source_identity: SourceIdentity = SourceIdentity()
+    organization: Organization = Organization()
+    roles: list[RoleExpectation] = []
     suppressions: list[Suppression] = []
 
     path: Path | None = Field(default=None, exclude=True)

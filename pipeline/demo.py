@@ -113,7 +113,9 @@ def incidents(s: synth.OrgSpec) -> list[Incident]:
     for i in range(300):
         burst += synth.assume_role(at(15, i // 6, (i * 10) % 60), exporter, s.role_arn("data", "ExportRole"),
                                    f"export-{uuid.UUID(int=rng.getrandbits(128), version=4)}", source_identity="exporter-svc",
-                                   source_ip="203.0.113.144", user_agent=synth.UA_BOTO3, rng=rng).records  # fmt: skip
+                                   source_ip="203.0.113.144", user_agent=synth.UA_BOTO3, duration_seconds=900,
+                                   policy=synth.EXPORT_SESSION_POLICY, tags={"env": "prod", "purpose": "export"},
+                                   rng=rng).records  # fmt: skip
     out.append(
         Incident(
             "volume-spike",
@@ -167,6 +169,26 @@ def incidents(s: synth.OrgSpec) -> list[Incident]:
     out.append(Incident("new-caller-account", "new_caller_account",
                         f"account {VENDOR}, outside the organization, assumed data ReadOnlyAudit for the first time",
                         first.records))  # fmt: skip
+
+    # the audit vendor's role loses the sts:ExternalId condition that kept it a confused deputy's
+    admin = synth.iam_user(acc["data"], "breakglass-admin", "AKIABREAKGLASSDEMO01")
+    vendor_role = next(doc for a, r, doc in synth.trust.policies(synth.org._Org(s)) if r == "VendorAudit")
+    loosened = {**vendor_role, "Statement": [{k: v for k, v in st.items() if k != "Condition"}
+                                             for st in vendor_role["Statement"]]}  # fmt: skip
+    change = synth.trust_change(at(11, 20), admin, acc["data"], "VendorAudit", loosened, source_ip="198.51.100.31",
+                                user_agent=synth.UA_CLI_MAC, rng=rng)  # fmt: skip
+    out.append(Incident("trust-policy-weakened", "trust_policy_weakened",
+                        f"data VendorAudit's trust policy dropped sts:ExternalId for account {synth.VENDOR_ACCOUNT}",
+                        [change]))  # fmt: skip
+
+    # the exporter broker skips its session policy and asks for 12 hours ([[roles]] expects 900 s)
+    long = synth.assume_role(at(19, 30), exporter, s.role_arn("data", "ExportRole"),
+                             f"export-{uuid.UUID(int=rng.getrandbits(128), version=4)}", source_identity="exporter-svc",
+                             source_ip="203.0.113.144", user_agent=synth.UA_BOTO3, duration_seconds=43200,
+                             tags={"env": "prod", "purpose": "export"}, rng=rng)  # fmt: skip
+    out.append(Incident("broken-expectation", "role_expectation_violated",
+                        "the exporter assumed ExportRole for 12 hours without a session policy",
+                        long.records))  # fmt: skip
     return out
 
 
@@ -235,6 +257,7 @@ known_cidrs = {cidrs}
 [source_identity]
 required = {{ "arn:aws:iam::*:role/PlatformDeploy" = "*@example.com", "arn:aws:iam::*:role/ExportRole" = "exporter-svc" }}
 
+{expectations}
 [notify.slack]
 webhook_url_env = "{slack_env}"
 
@@ -334,7 +357,8 @@ def run(out_dir: Path, echo=print) -> DemoResult:
             echo(f"  - {inc.story}")
         cfg_path = out_dir / "roletrail.toml"
         cfg_path.write_text(CONFIG.format(db=db, bucket=BUCKET, cidrs=json.dumps(list(synth.KNOWN_CIDRS)),
-                                          slack_env=SLACK_ENV, smtp_port=sinks.smtp_port))  # fmt: skip
+                                          slack_env=SLACK_ENV, smtp_port=sinks.smtp_port,
+                                          expectations=synth.expectations_toml(s)))  # fmt: skip
         cfg = config_mod.load(cfg_path)
         echo("demo: running the scheduled job (roletrail run)")
         with store.exclusive(str(db), "demo"):

@@ -288,6 +288,75 @@ def unknown_source_ip():
     )
 
 
+def unknown_source_ip_learned():
+    """Without [network] known_cidrs the detector learns each role's networks (/24, /48)."""
+    d = "unknown_source_ip"
+    rng = random.Random(37)
+    learn = {"network": {"known_cidrs": []}}
+    base = history(AUDIT, user(), 20, 10, session="alice", ip=CORP_IP)
+
+    def later(ip, day=11):
+        return assume(at(day), user(), AUDIT, "alice", ip=ip, rng=rng).records
+
+    case(
+        d,
+        "no_known_cidrs_learns_networks_per_role",
+        "No known_cidrs: the role is always assumed from 198.51.100.0/24, and 198.51.100.77 is in it.",
+        base + later("198.51.100.77"),
+        [],
+        config=learn,
+    )
+    case(
+        d,
+        "no_known_cidrs_new_network",
+        "No known_cidrs: 203.0.113.9 is in a /24 the role was never assumed from in 30 days.",
+        base + later("203.0.113.9"),
+        [
+            {
+                "severity": "high",
+                "source_ip": "203.0.113.9",
+                "details.address_status": "new_network",
+                "details.network": "203.0.113.0/24",
+                "details.baseline.window_days": 30,
+            }
+        ],
+        config=learn,
+    )
+    v6 = history(AUDIT, user(), 20, 10, session="alice", ip="2001:db8:1234:1::5")
+    case(
+        d,
+        "no_known_cidrs_ipv6_same_48",
+        "2001:db8:1234:ffff::9 is in the /48 of the role's usual 2001:db8:1234:1::5.",
+        v6 + later("2001:db8:1234:ffff::9"),
+        [],
+        config=learn,
+    )
+    case(
+        d,
+        "no_known_cidrs_ipv6_new_48",
+        "2001:db8:9999::9 is in another /48.",
+        v6 + later("2001:db8:9999::9"),
+        [{"details.address_status": "new_network", "details.network": "2001:db8:9999::/48"}],
+        config=learn,
+    )
+    case(
+        d,
+        "no_known_cidrs_without_history",
+        "On the role's second day there is nothing to compare with yet.",
+        base[:4] + later("203.0.113.9", day=1),
+        [],
+        config=learn,
+    )
+    case(
+        d,
+        "no_known_cidrs_malformed_still_reported",
+        "A malformed address is reported whether or not networks are learned.",
+        base + later("06.237.252.245"),
+        [{"severity": "low", "details.address_status": "malformed"}],
+        config=learn,
+    )
+
+
 def access_denied_cluster():
     d = "access_denied_cluster"
     rng = random.Random(13)
@@ -372,6 +441,15 @@ def new_caller_account():
         [],
         config={"detectors": {d: {"expected_pairs": [f"{OUTSIDE}>{PROD}"]}}},
     )
+    local = history(AUDIT, user("ops", PROD), 30, 10, session="ops")  # same-account only
+    case(
+        d,
+        "first_outside_account_of_a_long_present_account",
+        "222222222222 has been in the trail for ten days, but only with same-account calls: the "
+        "first account ever to assume one of its roles from outside is still new.",
+        local + new,
+        [{"severity": "medium", "caller_account": OUTSIDE, "account_id": PROD, "role_arn": AUDIT}],
+    )
     case(
         d,
         "not_enough_history",
@@ -427,6 +505,30 @@ def novel_session_name():
         "Only 5 earlier assumes: too little history to judge.",
         base[:10] + assume(at(11), ci, DEPLOY, "mallory-test", si="ci@example.com", rng=rng).records,
         [],
+    )
+    hexy = history(DEPLOY, ci, 30, 10, session="export-{i}", si="ci@example.com")
+    ids = random.Random(41)
+    for r in hexy:  # export-<8 hex>-<4 hex>, as a uuid's first two groups
+        if r["eventName"] == "AssumeRole":
+            r["requestParameters"]["roleSessionName"] = (
+                f"export-{ids.getrandbits(32):08x}-{ids.getrandbits(16):04x}"
+            )
+    case(
+        d,
+        "random_ids_with_all_letter_hex_chunks",
+        "export-<hex>-<hex> sessions; ids whose last chunk happens to be all letters (fefb, beef) "
+        "are the same shape, not new words.",
+        hexy
+        + assume(at(11), ci, DEPLOY, "export-1f2e3d4c-fefb", si="ci@example.com", rng=rng).records
+        + assume(at(11, 12), ci, DEPLOY, "export-9a8b7c6d-beef", si="ci@example.com", rng=rng).records,
+        [],
+    )
+    case(
+        d,
+        "real_word_after_random_ids",
+        "After the same export-<hex>-<hex> sessions, a hand-typed manual-debug-session is new.",
+        hexy + assume(at(11), ci, DEPLOY, "manual-debug-session", si="ci@example.com", rng=rng).records,
+        [{"session_name": "manual-debug-session", "details.shape": "manual-debug-session"}],
     )
 
 
@@ -494,6 +596,21 @@ def assume_role_volume_spike():
             rng=rng,
         ).records
     ]
+    denied = [
+        r
+        for k in range(200)
+        for r in assume(
+            at(14, 11) + timedelta(seconds=k * 15), ci, DEPLOY, f"deploy-x{k}", error="AccessDenied", rng=rng
+        ).records
+    ]
+    case(
+        d,
+        "denied_burst_is_access_denied_clusters",
+        "200 denied assumes in one hour: access_denied_cluster's incident; the spike counts only "
+        "successful assumes, so one incident raises one alert.",
+        base + denied,
+        [],
+    )
     case(
         d,
         "many_callers_and_ips",
@@ -811,6 +928,7 @@ def main():
     for make in (
         missing_source_identity,
         unknown_source_ip,
+        unknown_source_ip_learned,
         access_denied_cluster,
         new_caller_account,
         novel_session_name,
@@ -819,6 +937,9 @@ def main():
         trail_delivery_gap,
     ):
         make()
+    import fixtures_trust  # the trust-policy and session-expectation detectors' cases
+
+    fixtures_trust.main()
     print(f"wrote {sum(1 for _ in OUT.glob('*/*.json'))} case files under {OUT}")
 
 

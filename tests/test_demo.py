@@ -111,3 +111,13 @@ def test_second_demo_gives_the_same_alerts(first_run, tmp_path):
     again = demo.run(tmp_path, echo=lambda *a, **k: None)
     key = lambda alerts: sorted((a["alert_id"], a["detector"], a["event_count"]) for a in alerts)  # noqa: E731
     assert key(again.alerts) == key(first_run.alerts)
+
+
+def test_the_trust_policy_alert_carries_its_before_and_after(first_run):
+    [alert] = [a for a in first_run.alerts if a["detector"] == "trust_policy_weakened"]
+    details = json.loads(alert["details"])
+    assert details["rules"] == ["condition_dropped", "external_account_without_external_id"]
+    removed = [line for line in details["diff"].splitlines() if line.startswith("-") and "ExternalId" in line]
+    assert removed and "sts:ExternalId" in json.dumps(details["before"])
+    assert "sts:ExternalId" not in json.dumps(details["after"])
+    assert "sts:ExternalId" in first_run.report.read_text()  # the report shows the diff

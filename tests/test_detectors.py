@@ -155,6 +155,16 @@ def test_incremental_detection_finds_what_a_full_run_finds(tmp_path, db):
     assert summary.window_start == dt.datetime(2024, 5, 12, 10, 0)
 
 
+def test_a_denied_burst_is_one_alert(tmp_path, db):
+    """Every detector over the denied burst: access_denied_cluster reports it, nothing else does."""
+    doc = json.loads(
+        (FIXTURES / "assume_role_volume_spike" / "denied_burst_is_access_denied_clusters.json").read_text()
+    )
+    load_records(db, tmp_path / "src", doc["Records"])
+    run_detect(db, config_mod.Config.model_validate(doc["config"]))
+    assert [a["detector"] for a in alerts(db)] == ["access_denied_cluster"]
+
+
 def test_config_errors_are_clear(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[detectors.novel_session_name]\nmin_history_assumes = 0\n")
@@ -199,6 +209,18 @@ def test_ip_status_never_crashes_on_real_world_strings():
     assert ip_status(None, cidrs) is None
 
 
+def test_network_of_is_the_learned_key():
+    from pipeline.netcheck import network_of
+
+    cases = {
+        "203.0.113.9": "203.0.113.0/24", "2001:db8:1234:ffff::9": "2001:db8:1234::/48",
+        "2001:0db8:1234:0001:0:0:0:5": "2001:db8:1234::/48", "::ffff:198.51.100.9": "198.51.100.0/24",
+        "81.2.69.142, 192.168.10.10": "192.168.10.0/24, 81.2.69.0/24", "06.237.252.245": None,
+        "events.amazonaws.com": None, "AWS Internal": None, "<Attacker source IP>": None, None: None,
+    }  # fmt: skip
+    assert {ip: network_of(ip) for ip in cases} == cases
+
+
 def test_benign_organization_raises_no_alert(tmp_path, db):
     """Four weeks of the synthetic organization's normal traffic: no detector may fire."""
     from pipeline import synth
@@ -210,6 +232,8 @@ def test_benign_organization_raises_no_alert(tmp_path, db):
     con.close()
     cfg = config_mod.Config.model_validate(
         {
+            # the organization's own intent: its roles' sessions keep their [[roles]] expectations
+            **synth.expectations(spec),
             "network": {"known_cidrs": list(synth.KNOWN_CIDRS)},
             "source_identity": {
                 "required": {
@@ -252,6 +276,24 @@ def test_real_corpus_findings_are_the_expected_ones(db):
         ),
         ("trail_tampering", "arn:aws:iam::123456789012:role/example-role", "111.111.111.111"),
         ("trail_tampering", "arn:aws:iam::123456789012:role/tester", "111.111.111.111"),
+        # the CloudTrail user guide's CreateRole example trusts arn:aws:iam::210987654321:root, an
+        # account with no records in the corpus (no [organization] given: the trail's accounts
+        # are the organization), without sts:ExternalId
+        ("trust_policy_weakened", "arn:aws:iam::123456789012:role/TestRole", "127.0.0.1"),
+        # Stratus Red Team's iam-create-backdoor-role and iam-backdoor-role detonations: a new role,
+        # and an existing one updated, that trust the attacker's 193672423079:root without an
+        # external id. Panther's backdoor example (Principal "*" with sts:ExternalId) narrows,
+        # and its records that name no role are no version.
+        (
+            "trust_policy_weakened",
+            "arn:aws:iam::609418236337:role/stratus-red-team-malicious-iam-role",
+            "209.209.254.254",
+        ),
+        (
+            "trust_policy_weakened",
+            "arn:aws:iam::751203476945:role/stratus-red-team-backdoor-r-role",
+            "225.178.039.250",
+        ),
         # the IAM user guide's cross-account example pair (JohnDoe, 777788889999 -> 111122223333)
         # comes from 192.0.2.101, outside the known CIDRs given here: both copies make one alert
         ("unknown_source_ip", "arn:aws:iam::111122223333:role/EC2-dev", "192.0.2.101"),
