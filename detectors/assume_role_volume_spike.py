@@ -107,7 +107,8 @@ DETECTOR = Detector(
     severity="medium",
     attack=("T1078.004", "T1098"),
     description=(
-        "Per role, AssumeRole calls per hour against the role's own trailing baseline: a robust "
+        "Per role, successful AssumeRole calls per hour (a burst of denied ones is "
+        "access_denied_cluster's, so one incident raises one alert) against the role's own trailing baseline: a robust "
         "score (median and interquartile range over the role's active hours) with a floor, so a "
         "quiet role going from 0 to 3 is not a spike; plus an IsolationForest over per-role-hour "
         "features (count, distinct callers, distinct source IPs, error ratio). The alert says "

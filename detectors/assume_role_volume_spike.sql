@@ -14,9 +14,10 @@ hourly as (
         role_arn,
         date_trunc('hour', eventtime) as hour,
         min(role_account) as account_id,
-        count(*) as assumes,
-        count(distinct coalesce(caller_arn, caller_account)) as callers,
-        count(distinct source_ip) as source_ips,
+        -- successful assumes only: a burst of denied ones is access_denied_cluster's incident
+        count(case when error_code is null then 1 end) as assumes,
+        count(distinct case when error_code is null then coalesce(caller_arn, caller_account) end) as callers,
+        count(distinct case when error_code is null then source_ip end) as source_ips,
         avg(cast(case when error_code is null then 0 else 1 end as double)) as error_ratio,
         -- the hour's last call names the caller shown in the alert
         max_by(caller_account, eventtime) as caller_account,
@@ -27,7 +28,7 @@ hourly as (
         max_by(user_agent, eventtime) as user_agent,
         min(eventtime) as first_seen,
         max(eventtime) as last_seen,
-        list(eventid order by eventtime, eventid) as event_ids
+        list(eventid order by eventtime, eventid) filter (where error_code is null) as event_ids
     from calls
     group by role_arn, date_trunc('hour', eventtime)
 ),

@@ -1,6 +1,6 @@
 -- The first time in the baseline window that an account assumes a role in another account.
--- Only judged once the role's account has $min_history_days of history before the call, so a
--- first load does not call everything new.
+-- Only judged once the role's account has been in the trail for $min_history_days before the
+-- call, so a first load does not call everything new.
 with calls as (
     select *
     from assume_role_calls
@@ -11,14 +11,31 @@ with calls as (
       and eventtime >= $baseline_start
 ),
 
+-- how long each account has been in the trail: any of its records counts, not only
+-- cross-account calls (else the first outside caller of an account could never be new)
+accounts as (
+    select
+        recipientaccountid as account_id,
+        min(eventtime) as first_seen
+    from cloudtrail_logs
+    where eventtime >= $baseline_start
+      and recipientaccountid is not null
+    group by recipientaccountid
+),
+
 history as (
     select
-        *,
-        lag(eventtime) over (
-            partition by caller_account, role_account order by eventtime, eventid
+        c.*,
+        lag(c.eventtime) over (
+            partition by c.caller_account, c.role_account order by c.eventtime, c.eventid
         ) as previous_time,
-        min(eventtime) over (partition by role_account) as role_account_first_seen
-    from calls
+        -- an account outside the trail (an outgoing call) is as old as the calls into it
+        least(
+            coalesce(a.first_seen, c.eventtime), min(c.eventtime) over (partition by c.role_account)
+        ) as role_account_first_seen
+    from calls as c
+    left join accounts as a
+        on c.role_account = a.account_id
 ),
 
 first_calls as (

@@ -8,9 +8,11 @@ DETECTOR = Detector(
     severity="medium",
     attack=("T1078.004",),
     description=(
-        "A RoleSessionName whose shape (digits -> {n}, hex -> {hex}, UUIDs -> {uuid}, e-mail "
-        "addresses -> {email}) was never seen for this role in the baseline window, once the role "
-        "has enough history. Automation uses stable session names; a new shape is a new client."
+        "A RoleSessionName whose shape was never seen for this role in the baseline window, once "
+        "the role has enough history. The shape keeps the words and makes every random id one "
+        "{id} (digits, hex of any length, uuid fragments, base32/64 runs, timestamps; "
+        "e-mail addresses are {email}): deploy-4711 and export-1f2e3d4c-fefb are deploy-{id} and "
+        "export-{id}. Automation uses stable session names; a new shape is a new client."
     ),
     runbook=(
         "Run `roletrail chain <event id>` to see who assumed the role under the new name.",

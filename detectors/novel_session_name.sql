@@ -1,14 +1,10 @@
--- A RoleSessionName whose shape (deploy-4711 -> deploy-{n}, export-9f1c... -> export-{uuid})
--- was never seen for this role in the baseline window, once the role has enough history.
+-- A RoleSessionName whose shape (deploy-4711 -> deploy-{id}, export-9f1c...-fefb -> export-{id};
+-- pipeline/session_shape.py) was never seen for this role in the baseline window, once the role has
+-- enough history.
 with calls as (
     select
         *,
-        regexp_replace(regexp_replace(regexp_replace(regexp_replace(
-            role_session_name,
-            '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '{uuid}', 'g'),
-            '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+', '{email}', 'g'),
-            '[0-9a-f]*[0-9][0-9a-f]*[a-f][0-9a-f]*|[0-9a-f]*[a-f][0-9a-f]*[0-9][0-9a-f]*', '{hex}', 'g'),
-            '[0-9]+', '{n}', 'g') as shape
+        roletrail_session_shape(role_session_name) as shape
     from assume_role_calls
     where succeeded
       and role_arn is not null

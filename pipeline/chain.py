@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipeline.output import jsonable
+from pipeline.store import rows
 from pipeline.text import visible
 
 MAX_HOPS = 20
@@ -68,14 +69,8 @@ class Chain:
         )
 
 
-def _rows(con, sql: str, params: dict) -> list[dict]:
-    cur = con.execute(sql, params)
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-
-
 def _sessions(con, key: str) -> list[dict]:
-    return _rows(
+    return rows(
         con,
         f"select {', '.join(SESSION_COLUMNS)} from role_sessions where access_key_id = $k order by issued_at",
         {"k": key},
@@ -108,7 +103,7 @@ def find(con, ident: str) -> Chain | None:
     if sessions:
         chain = Chain(ident, "access_key_id")
         # role_sessions keeps one issuing call per key; the logs may hold more
-        issuers = _rows(
+        issuers = rows(
             con,
             """select eventid, shared_event_id from assume_role_events
                where issued_access_key_id = $k and succeeded order by is_owner_copy, eventtime, eventid""",
@@ -120,7 +115,7 @@ def find(con, ident: str) -> Chain | None:
         chain.candidates = list(calls.values())
         last_key = ident
     else:
-        events = _rows(
+        events = rows(
             con,
             """select * from assume_role_events where eventid = $id or shared_event_id = $id
                order by is_owner_copy, eventtime""",
@@ -137,7 +132,7 @@ def find(con, ident: str) -> Chain | None:
                 chain.failed_hop = _hop_from_event(ev)
                 last_key = chain.failed_hop["parent_access_key_id"]
         else:
-            other = _rows(
+            other = rows(
                 con,
                 """select eventid, eventtime, eventsource, eventname, errorcode, sourceipaddress as source_ip,
                           useridentity.type as caller_type, useridentity.arn as caller_arn,
@@ -155,7 +150,7 @@ def find(con, ident: str) -> Chain | None:
     chain.hops = _ancestors(con, last_key)
     final_key = chain.hops[-1]["access_key_id"] if chain.hops else None
     if final_key and not chain.failed_hop:
-        chain.actions = _rows(
+        chain.actions = rows(
             con,
             """select eventsource, eventname, calls, errors, first_seen, last_seen
                from session_actions where access_key_id = $k order by first_seen, eventname""",

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from pipeline.errors import RoletrailError
+from pipeline.expectations import Organization, RoleExpectation
 from pipeline.store.connection import DEFAULT_DB
 
 DEFAULT_CONFIG = "roletrail.toml"
@@ -106,6 +107,8 @@ class Core(Strict):
     database: Database = Database()
     network: Network = Network()
     source_identity: SourceIdentity = SourceIdentity()
+    organization: Organization = Organization()
+    roles: list[RoleExpectation] = []
     suppressions: list[Suppression] = []
 
     path: Path | None = Field(default=None, exclude=True)
@@ -133,6 +136,7 @@ def config_model() -> type[BaseModel]:
     """`roletrail.toml` as one pydantic model, assembled from the registered parts: each
     detector's parameters, each destination's [notify.<name>], each source's [source.<scheme>]."""
     from detectors.registry import all_detectors
+    from pipeline.ingest.options import IngestOptions
     from pipeline.notify import config_models as notifier_models
     from pipeline.sources import option_models as source_models
 
@@ -143,6 +147,7 @@ def config_model() -> type[BaseModel]:
         "Config",
         __base__=Core,
         source=(source, source()),
+        ingest=(IngestOptions, IngestOptions()),
         detectors=(detectors, detectors()),
         notify=(notify, notify()),
     )

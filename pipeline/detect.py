@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from detectors.base import DETAILS_NESTING, OUTPUT_COLUMNS, QUERY_COLUMNS, Detector, severity_rank
 from detectors.registry import all_detectors
+from pipeline import expectations
 from pipeline.config import Suppression
 from pipeline.engine.base import Engine
 from pipeline.store import ALERT_FIELDS, RoletrailError, init_db
@@ -58,6 +59,7 @@ def bind_parameters(det: Detector, cfg, window_start: dt.datetime) -> dict:
         "known_cidrs": list(cfg.network.known_cidrs),
         "required_role_globs": list(required.keys()),
         "required_identity_globs": list(required.values()),
+        "organization_accounts": list(cfg.organization.accounts),
         **{k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
     }
     used = set(PARAM.findall(det.sql))
@@ -85,13 +87,14 @@ def glob_pattern(glob: str) -> str:
 
 # config lists that a query joins with reach it as small tables: name -> (columns, rows from cfg)
 PARAM_TABLES = {
+    # [source_identity] required and the [[roles]] entries' source_identity
     "source_identity_required": (
         ("role_glob", "role_pattern", "identity_glob", "identity_pattern"),
-        lambda cfg: [
-            (role, glob_pattern(role), ident, glob_pattern(ident))
-            for role, ident in cfg.source_identity.required.items()
-        ],
+        expectations.required_rows,
     ),
+    "role_expectations": (expectations.ROLE_COLUMNS, expectations.role_rows),
+    "role_tag_rules": (expectations.TAG_COLUMNS, expectations.tag_rows),
+    "role_subject_rules": (("role_pattern",), expectations.subject_role_rows),
 }
 
 

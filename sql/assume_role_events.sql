@@ -62,7 +62,15 @@ extracted as (
         sharedeventid as shared_event_id,
         json_extract_string(responseelements, '$.credentials.accessKeyId') as issued_access_key_id,
         json_extract_string(responseelements, '$.assumedRoleUser.arn') as assumed_role_session_arn,
-        recipientaccountid as recipient_account_id
+        recipientaccountid as recipient_account_id,
+        -- the session parameters a role's owner can require ([[roles]])
+        json_extract_string(requestparameters, '$.externalId') as external_id,
+        json_extract_string(requestparameters, '$.policy') is not null
+            or coalesce(json_array_length(requestparameters, '$.policyArns'), 0) > 0 as has_session_policy,
+        json_extract_string(responseelements, '$.subjectFromWebIdentityToken') as web_identity_subject,
+        json_extract_string(responseelements, '$.provider') as web_identity_provider,
+        json_extract_string(responseelements, '$.subject') as saml_subject,
+        json_extract_string(responseelements, '$.issuer') as saml_issuer
     from source
 ),
 
@@ -95,5 +103,6 @@ select
     session_tags, transitive_tag_keys, duration_seconds, source_ip, user_agent, error_code, error_message,
     shared_event_id, issued_access_key_id, assumed_role_session_arn, recipient_account_id, role_arn,
     role_account, role_name, source_identity, source_identity_inherited, succeeded, is_owner_copy,
-    is_cross_account, is_role_chain
+    is_cross_account, is_role_chain, external_id, has_session_policy, web_identity_subject,
+    web_identity_provider, saml_subject, saml_issuer
 from final

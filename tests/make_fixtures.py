@@ -65,7 +65,9 @@ def at(day, hour=10, minute=0):
     return T0 + timedelta(days=day, hours=hour, minutes=minute)
 
 
-def case(detector, name, description, records, expect, config=None):
+def case(detector, name, description, records, expect, config=None, files=None):
+    """`files` (key -> records) are written as log files of their own, for cases that are about
+    the files themselves (their keys' times); `records` all go into one file."""
     path = OUT / detector / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     head = {"description": description, "config": {**BASE_CONFIG, **(config or {})}, "expect": expect}
@@ -74,6 +76,18 @@ def case(detector, name, description, records, expect, config=None):
     lines += [
         json.dumps(r, separators=(",", ":")) + ("," if i < len(recs) - 1 else "") for i, r in enumerate(recs)
     ]
+    if files:
+        lines.append('],\n "Files": {')
+        keys = sorted(files)
+        lines += [
+            json.dumps(k)
+            + ":"
+            + json.dumps(files[k], separators=(",", ":"))
+            + ("," if i < len(keys) - 1 else "")
+            for i, k in enumerate(keys)
+        ]
+        path.write_text("\n".join(lines) + "\n}}\n")
+        return
     path.write_text("\n".join(lines) + "\n]}\n")  # one record per line: readable diffs
 
 
@@ -274,6 +288,75 @@ def unknown_source_ip():
     )
 
 
+def unknown_source_ip_learned():
+    """Without [network] known_cidrs the detector learns each role's networks (/24, /48)."""
+    d = "unknown_source_ip"
+    rng = random.Random(37)
+    learn = {"network": {"known_cidrs": []}}
+    base = history(AUDIT, user(), 20, 10, session="alice", ip=CORP_IP)
+
+    def later(ip, day=11):
+        return assume(at(day), user(), AUDIT, "alice", ip=ip, rng=rng).records
+
+    case(
+        d,
+        "no_known_cidrs_learns_networks_per_role",
+        "No known_cidrs: the role is always assumed from 198.51.100.0/24, and 198.51.100.77 is in it.",
+        base + later("198.51.100.77"),
+        [],
+        config=learn,
+    )
+    case(
+        d,
+        "no_known_cidrs_new_network",
+        "No known_cidrs: 203.0.113.9 is in a /24 the role was never assumed from in 30 days.",
+        base + later("203.0.113.9"),
+        [
+            {
+                "severity": "high",
+                "source_ip": "203.0.113.9",
+                "details.address_status": "new_network",
+                "details.network": "203.0.113.0/24",
+                "details.baseline.window_days": 30,
+            }
+        ],
+        config=learn,
+    )
+    v6 = history(AUDIT, user(), 20, 10, session="alice", ip="2001:db8:1234:1::5")
+    case(
+        d,
+        "no_known_cidrs_ipv6_same_48",
+        "2001:db8:1234:ffff::9 is in the /48 of the role's usual 2001:db8:1234:1::5.",
+        v6 + later("2001:db8:1234:ffff::9"),
+        [],
+        config=learn,
+    )
+    case(
+        d,
+        "no_known_cidrs_ipv6_new_48",
+        "2001:db8:9999::9 is in another /48.",
+        v6 + later("2001:db8:9999::9"),
+        [{"details.address_status": "new_network", "details.network": "2001:db8:9999::/48"}],
+        config=learn,
+    )
+    case(
+        d,
+        "no_known_cidrs_without_history",
+        "On the role's second day there is nothing to compare with yet.",
+        base[:4] + later("203.0.113.9", day=1),
+        [],
+        config=learn,
+    )
+    case(
+        d,
+        "no_known_cidrs_malformed_still_reported",
+        "A malformed address is reported whether or not networks are learned.",
+        base + later("06.237.252.245"),
+        [{"severity": "low", "details.address_status": "malformed"}],
+        config=learn,
+    )
+
+
 def access_denied_cluster():
     d = "access_denied_cluster"
     rng = random.Random(13)
@@ -358,6 +441,15 @@ def new_caller_account():
         [],
         config={"detectors": {d: {"expected_pairs": [f"{OUTSIDE}>{PROD}"]}}},
     )
+    local = history(AUDIT, user("ops", PROD), 30, 10, session="ops")  # same-account only
+    case(
+        d,
+        "first_outside_account_of_a_long_present_account",
+        "222222222222 has been in the trail for ten days, but only with same-account calls: the "
+        "first account ever to assume one of its roles from outside is still new.",
+        local + new,
+        [{"severity": "medium", "caller_account": OUTSIDE, "account_id": PROD, "role_arn": AUDIT}],
+    )
     case(
         d,
         "not_enough_history",
@@ -413,6 +505,30 @@ def novel_session_name():
         "Only 5 earlier assumes: too little history to judge.",
         base[:10] + assume(at(11), ci, DEPLOY, "mallory-test", si="ci@example.com", rng=rng).records,
         [],
+    )
+    hexy = history(DEPLOY, ci, 30, 10, session="export-{i}", si="ci@example.com")
+    ids = random.Random(41)
+    for r in hexy:  # export-<8 hex>-<4 hex>, as a uuid's first two groups
+        if r["eventName"] == "AssumeRole":
+            r["requestParameters"]["roleSessionName"] = (
+                f"export-{ids.getrandbits(32):08x}-{ids.getrandbits(16):04x}"
+            )
+    case(
+        d,
+        "random_ids_with_all_letter_hex_chunks",
+        "export-<hex>-<hex> sessions; ids whose last chunk happens to be all letters (fefb, beef) "
+        "are the same shape, not new words.",
+        hexy
+        + assume(at(11), ci, DEPLOY, "export-1f2e3d4c-fefb", si="ci@example.com", rng=rng).records
+        + assume(at(11, 12), ci, DEPLOY, "export-9a8b7c6d-beef", si="ci@example.com", rng=rng).records,
+        [],
+    )
+    case(
+        d,
+        "real_word_after_random_ids",
+        "After the same export-<hex>-<hex> sessions, a hand-typed manual-debug-session is new.",
+        hexy + assume(at(11), ci, DEPLOY, "manual-debug-session", si="ci@example.com", rng=rng).records,
+        [{"session_name": "manual-debug-session", "details.shape": "manual-debug-session"}],
     )
 
 
@@ -480,6 +596,21 @@ def assume_role_volume_spike():
             rng=rng,
         ).records
     ]
+    denied = [
+        r
+        for k in range(200)
+        for r in assume(
+            at(14, 11) + timedelta(seconds=k * 15), ci, DEPLOY, f"deploy-x{k}", error="AccessDenied", rng=rng
+        ).records
+    ]
+    case(
+        d,
+        "denied_burst_is_access_denied_clusters",
+        "200 denied assumes in one hour: access_denied_cluster's incident; the spike counts only "
+        "successful assumes, so one incident raises one alert.",
+        base + denied,
+        [],
+    )
     case(
         d,
         "many_callers_and_ips",
@@ -490,16 +621,325 @@ def assume_role_volume_spike():
     )
 
 
+def trail_tampering():
+    d = "trail_tampering"
+    rng = random.Random(29)
+    admin = synth.assumed_role_identity(PROD, "Admin", "mallory", "ASIAMALLORYEXAMPLE01")
+    trail_arn = f"arn:aws:cloudtrail:us-east-1:{PROD}:trail/org-trail"
+    bucket = "org-trail-bucket"
+
+    def call(name, params, source="cloudtrail.amazonaws.com", error=None, minute=0):
+        return synth.api_call(
+            at(3, 14, minute), admin, source, name, PROD, "us-east-1", "203.0.113.50", UA, params,
+            read_only=False, error_code=error, rng=rng,
+        )  # fmt: skip
+
+    def one(name, description, records, expect, config=None):
+        case(d, name, description, records, expect, config)
+
+    one(
+        "stop_logging",
+        "StopLogging on the organization trail by an assumed Admin role (as in Stratus Red Team).",
+        [call("StopLogging", {"name": trail_arn})],
+        [
+            {
+                "severity": "critical",
+                "account_id": PROD,
+                "session_name": "mallory",
+                "details.reduction": "logging stopped",
+            }
+        ],
+    )
+    one(
+        "delete_trail",
+        "DeleteTrail, as in Panther's and Stratus Red Team's samples.",
+        [call("DeleteTrail", {"name": "org-trail"})],
+        [{"severity": "critical", "details.trail": "org-trail", "details.reduction": "trail deleted"}],
+    )
+    one(
+        "stop_logging_denied",
+        "A StopLogging attempt that was denied changed nothing.",
+        [call("StopLogging", {"name": trail_arn}, error="AccessDenied")],
+        [],
+    )
+    one(
+        "update_trail_single_region_without_validation",
+        "UpdateTrail turns off multi-region logging and log file validation.",
+        [
+            call(
+                "UpdateTrail",
+                {"name": "org-trail", "isMultiRegionTrail": False, "enableLogFileValidation": False},
+            )
+        ],
+        [
+            {
+                "severity": "high",
+                "details.reduction": "multi-region logging turned off, log file validation turned off",
+            }
+        ],
+    )
+    one(
+        "update_trail_new_bucket",
+        "UpdateTrail sends the logs to another bucket.",
+        [call("UpdateTrail", {"name": "org-trail", "s3BucketName": "attacker-logs"})],
+        [{"severity": "high", "details.reduction": "logs sent to bucket attacker-logs"}],
+    )
+    one(
+        "update_trail_that_keeps_coverage",
+        "UpdateTrail that turns validation on and keeps the trail multi-region.",
+        [
+            call(
+                "UpdateTrail",
+                {"name": "org-trail", "isMultiRegionTrail": True, "enableLogFileValidation": True},
+            )
+        ],
+        [],
+    )
+    data_only = {
+        "trailName": "org-trail",
+        "eventSelectors": [
+            {
+                "readWriteType": "ReadOnly",
+                "includeManagementEvents": False,
+                "dataResources": [{"type": "AWS::S3::Object", "values": []}],
+                "excludeManagementEventSources": [],
+            }
+        ],
+    }
+    one(
+        "event_selectors_exclude_management_events",
+        "PutEventSelectors without management events, read-only (the Stratus Red Team technique).",
+        [call("PutEventSelectors", data_only)],
+        [
+            {
+                "severity": "high",
+                "details.reduction": "management events excluded, only read-only or write-only events",
+            }
+        ],
+    )
+    full = {
+        "trailName": "org-trail",
+        "eventSelectors": [
+            {
+                "readWriteType": "All",
+                "includeManagementEvents": True,
+                "dataResources": [],
+                "excludeManagementEventSources": [],
+            }
+        ],
+    }
+    one(
+        "event_selectors_all_management_events",
+        "PutEventSelectors keeping every management event.",
+        [call("PutEventSelectors", full)],
+        [],
+    )
+    one(
+        "event_selectors_excluding_kms",
+        "PutEventSelectors that drops KMS management events.",
+        [
+            call(
+                "PutEventSelectors",
+                {
+                    **full,
+                    "eventSelectors": [
+                        {**full["eventSelectors"][0], "excludeManagementEventSources": ["kms.amazonaws.com"]}
+                    ],
+                },
+            )
+        ],
+        [{"details.reduction": "management event sources excluded"}],
+    )
+    advanced_data = {
+        "trailName": "org-trail",
+        "advancedEventSelectors": [
+            {"name": "S3 only", "fieldSelectors": [
+                {"field": "eventCategory", "equals": ["Data"]}, {"field": "resources.type", "equals": ["AWS::S3::Object"]},
+            ]}
+        ],
+    }  # fmt: skip
+    one(
+        "advanced_selectors_without_management",
+        "Advanced event selectors that log S3 data events only.",
+        [call("PutEventSelectors", advanced_data)],
+        [{"details.reduction": "advanced selectors without management events"}],
+    )
+    advanced_mgmt = {
+        "trailName": "org-trail",
+        "advancedEventSelectors": [
+            {"name": "Management", "fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]}]}
+        ],
+    }
+    one(
+        "advanced_selectors_with_management",
+        "Advanced event selectors that keep every management event.",
+        [call("PutEventSelectors", advanced_mgmt)],
+        [],
+    )
+    one(
+        "insight_selectors_removed",
+        "PutInsightSelectors with an empty list turns Insights off.",
+        [call("PutInsightSelectors", {"trailName": "org-trail", "insightSelectors": []})],
+        [{"severity": "high", "details.reduction": "Insights turned off"}],
+    )
+    one(
+        "insight_selectors_added",
+        "PutInsightSelectors that turns on API call rate Insights.",
+        [
+            call(
+                "PutInsightSelectors",
+                {"trailName": "org-trail", "insightSelectors": [{"insightType": "ApiCallRateInsight"}]},
+            )
+        ],
+        [],
+    )
+    lifecycle = {
+        "bucketName": bucket,
+        "Host": f"{bucket}.s3.us-east-1.amazonaws.com",
+        "LifecycleConfiguration": {"Rule": {"ID": "nuke", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}},
+        "lifecycle": "",
+    }  # fmt: skip
+    trail_bucket = {"detectors": {d: {"trail_buckets": [bucket]}}}
+    one(
+        "lifecycle_on_trail_bucket",
+        "A one-day expiration rule on the trail bucket named in config (as in Panther's sample).",
+        [call("PutBucketLifecycle", lifecycle, source="s3.amazonaws.com")],
+        [
+            {
+                "severity": "high",
+                "details.bucket": bucket,
+                "details.reduction": "lifecycle rule put on the trail bucket",
+            }
+        ],
+        config=trail_bucket,
+    )
+    one(
+        "lifecycle_on_other_bucket",
+        "The same rule on a bucket that is not a trail bucket.",
+        [
+            call(
+                "PutBucketLifecycle", {**lifecycle, "bucketName": "scratch-bucket"}, source="s3.amazonaws.com"
+            )
+        ],
+        [],
+        config=trail_bucket,
+    )
+    one(
+        "lifecycle_without_trail_buckets_configured",
+        "Without trail_buckets the detector cannot know which bucket is the trail's.",
+        [call("PutBucketLifecycle", lifecycle, source="s3.amazonaws.com")],
+        [],
+    )
+    one(
+        "bucket_policy_deleted",
+        "DeleteBucketPolicy on the trail bucket: CloudTrail can no longer write to it.",
+        [
+            call(
+                "DeleteBucketPolicy",
+                {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", "policy": ""},
+                source="s3.amazonaws.com",
+            )
+        ],
+        [{"severity": "high", "details.reduction": "trail bucket policy deleted"}],
+        config=trail_bucket,
+    )
+
+
+def trail_delivery_gap():
+    d = "trail_delivery_gap"
+    rng = random.Random(31)
+    who = user("ci-bot")
+
+    def stream(account, region, hours, every=2, skip=()):
+        """One log file every `every` hours over `hours` hours from T0, except the hours in `skip`."""
+        return files_at(account, region, [h for h in range(0, hours, every) if h not in skip])
+
+    def files_at(account, region, hours):
+        files = {}
+        for h in hours:
+            t = T0 + timedelta(hours=h)
+            key = (
+                f"AWSLogs/{account}/CloudTrail/{region}/{t:%Y/%m/%d}/"
+                f"{account}_CloudTrail_{region}_{t:%Y%m%dT%H%M}Z_{rng.getrandbits(64):016X}.json.gz"
+            )
+            rec = synth.api_call(
+                t + timedelta(minutes=1), who, "ec2.amazonaws.com", "DescribeInstances", account, region,
+                CORP_IP, UA, rng=rng,
+            )  # fmt: skip
+            files[key] = [rec]
+        return files
+
+    day8 = 8 * 24
+    gap = set(range(day8 + 10, day8 + 16))  # no files 10:00-15:59 on day 8: 08:00 -> 16:00
+    case(
+        d,
+        "stream_stops_for_eight_hours",
+        "A file every 2 hours for 9 days, then none from 08:00 to 16:00 on day 8.",
+        [],
+        [
+            {
+                "severity": "high",
+                "account_id": PROD,
+                "details.region": "us-east-1",
+                "details.gap_minutes": 480,
+                "details.usual_longest_gap_minutes": 120,
+                "details.still_open": False,
+            }
+        ],
+        files=stream(PROD, "us-east-1", 9 * 24, skip=gap),
+    )
+    case(
+        d,
+        "regular_stream",
+        "A file every 2 hours for 9 days: no gap longer than usual.",
+        [],
+        [],
+        files=stream(PROD, "us-east-1", 9 * 24),
+    )
+    case(
+        d,
+        "quiet_stream_within_its_usual_gaps",
+        "A file every 6 hours, and once 8 hours of quiet: within 1.5 times its usual 6.",
+        [],
+        [],
+        # every 6 hours, but the file due at 06:00 on day 8 comes at 08:00: spells of 8 and 4 hours
+        files=files_at(PROD, "eu-west-1", [h + 2 * (h == day8 + 6) for h in range(0, 9 * 24, 6)]),
+    )
+    case(
+        d,
+        "gap_without_enough_history",
+        "A stream only 3 days old stops for 8 hours: too little history to know its usual gap.",
+        [],
+        [],
+        files=stream(PROD, "us-east-1", 5 * 24, skip=set(range(3 * 24 + 10, 3 * 24 + 16))),
+    )
+    open_gap = stream(PROD, "us-east-1", 9 * 24) | stream(CI, "eu-west-1", day8 + 12)
+    case(
+        d,
+        "stream_silent_while_others_deliver",
+        "111111111111 eu-west-1 delivers nothing after 10:00 on day 8 while another stream goes on.",
+        [],
+        [{"account_id": CI, "details.region": "eu-west-1", "details.still_open": True}],
+        files=open_gap,
+    )
+
+
 def main():
     for make in (
         missing_source_identity,
         unknown_source_ip,
+        unknown_source_ip_learned,
         access_denied_cluster,
         new_caller_account,
         novel_session_name,
         assume_role_volume_spike,
+        trail_tampering,
+        trail_delivery_gap,
     ):
         make()
+    import fixtures_trust  # the trust-policy and session-expectation detectors' cases
+
+    fixtures_trust.main()
     print(f"wrote {sum(1 for _ in OUT.glob('*/*.json'))} case files under {OUT}")
 
 

@@ -23,8 +23,12 @@ CASES = [p for p in CASES if p.parent.name in {d.id for d in DETECTORS}]
 NOW = dt.datetime(2024, 6, 1)
 
 
-def load_records(db: str, root: Path, records: list[dict]) -> None:
-    write(root, ct_key(suffix="case"), log_bytes(records))
+def load_records(db: str, root: Path, records: list[dict], files: dict | None = None) -> None:
+    """The records as one log file, and each of `files` (key -> records) as a file of its own."""
+    if records:
+        write(root, ct_key(suffix="case"), log_bytes(records))
+    for key, recs in (files or {}).items():
+        write(root, key, log_bytes(recs))
     con = store.connect(db)
     try:
         ingest(con, str(root), progress=Progress(enabled=False))
@@ -114,7 +118,7 @@ def test_parameters_are_bound_never_formatted():
 def test_fixture_case(path, tmp_path, db):
     doc = json.loads(path.read_text())
     cfg = config_mod.Config.model_validate(doc["config"])
-    load_records(db, tmp_path / "src", doc["Records"])
+    load_records(db, tmp_path / "src", doc["Records"], doc.get("Files"))
     run_detect(db, cfg)
     got = alerts(db, path.parent.name)
     expected = doc["expect"]
@@ -149,6 +153,16 @@ def test_incremental_detection_finds_what_a_full_run_finds(tmp_path, db):
     assert [a["detector"] for a in summary.new_alerts] == ["novel_session_name"]
     # the window read is the new events plus the baseline lookback, not the whole history
     assert summary.window_start == dt.datetime(2024, 5, 12, 10, 0)
+
+
+def test_a_denied_burst_is_one_alert(tmp_path, db):
+    """Every detector over the denied burst: access_denied_cluster reports it, nothing else does."""
+    doc = json.loads(
+        (FIXTURES / "assume_role_volume_spike" / "denied_burst_is_access_denied_clusters.json").read_text()
+    )
+    load_records(db, tmp_path / "src", doc["Records"])
+    run_detect(db, config_mod.Config.model_validate(doc["config"]))
+    assert [a["detector"] for a in alerts(db)] == ["access_denied_cluster"]
 
 
 def test_config_errors_are_clear(tmp_path):
@@ -195,6 +209,18 @@ def test_ip_status_never_crashes_on_real_world_strings():
     assert ip_status(None, cidrs) is None
 
 
+def test_network_of_is_the_learned_key():
+    from pipeline.netcheck import network_of
+
+    cases = {
+        "203.0.113.9": "203.0.113.0/24", "2001:db8:1234:ffff::9": "2001:db8:1234::/48",
+        "2001:0db8:1234:0001:0:0:0:5": "2001:db8:1234::/48", "::ffff:198.51.100.9": "198.51.100.0/24",
+        "81.2.69.142, 192.168.10.10": "192.168.10.0/24, 81.2.69.0/24", "06.237.252.245": None,
+        "events.amazonaws.com": None, "AWS Internal": None, "<Attacker source IP>": None, None: None,
+    }  # fmt: skip
+    assert {ip: network_of(ip) for ip in cases} == cases
+
+
 def test_benign_organization_raises_no_alert(tmp_path, db):
     """Four weeks of the synthetic organization's normal traffic: no detector may fire."""
     from pipeline import synth
@@ -206,6 +232,8 @@ def test_benign_organization_raises_no_alert(tmp_path, db):
     con.close()
     cfg = config_mod.Config.model_validate(
         {
+            # the organization's own intent: its roles' sessions keep their [[roles]] expectations
+            **synth.expectations(spec),
             "network": {"known_cidrs": list(synth.KNOWN_CIDRS)},
             "source_identity": {
                 "required": {
@@ -227,8 +255,45 @@ def test_real_corpus_findings_are_the_expected_ones(db):
     con.close()
     cfg = config_mod.Config.model_validate({"network": {"known_cidrs": ["198.51.100.0/24"]}})
     run_detect(db, cfg)
-    found = sorted((a["detector"], a["role_arn"], a["source_ip"]) for a in alerts(db))
+    found = sorted(
+        ((a["detector"], a["role_arn"], a["source_ip"]) for a in alerts(db)),
+        key=lambda f: tuple(x or "" for x in f),
+    )
     assert found == [
+        # trail_tampering: each sample of a trail being stopped, deleted or narrowed, successful;
+        # the failed and coverage-keeping samples next to them (Panther's negatives, denied
+        # attempts) and the lifecycle samples (no trail_buckets configured here) stay quiet.
+        # Stratus Red Team's stopped, deleted and selector-narrowed trails (no session issuer):
+        ("trail_tampering", None, "08.1.250.216"),
+        ("trail_tampering", None, "10.0.0.1"),  # Panther: UpdateTrail isMultiRegionTrail false
+        ("trail_tampering", None, "221.254.191.250"),
+        ("trail_tampering", None, "86.245.153.234"),
+        # Panther: DeleteTrail, StopLogging, PutEventSelectors without management events
+        (
+            "trail_tampering",
+            "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/us-west-2/SampleRole",
+            "1.2.3.4",
+        ),
+        ("trail_tampering", "arn:aws:iam::123456789012:role/example-role", "111.111.111.111"),
+        ("trail_tampering", "arn:aws:iam::123456789012:role/tester", "111.111.111.111"),
+        # the CloudTrail user guide's CreateRole example trusts arn:aws:iam::210987654321:root, an
+        # account with no records in the corpus (no [organization] given: the trail's accounts
+        # are the organization), without sts:ExternalId
+        ("trust_policy_weakened", "arn:aws:iam::123456789012:role/TestRole", "127.0.0.1"),
+        # Stratus Red Team's iam-create-backdoor-role and iam-backdoor-role detonations: a new role,
+        # and an existing one updated, that trust the attacker's 193672423079:root without an
+        # external id. Panther's backdoor example (Principal "*" with sts:ExternalId) narrows,
+        # and its records that name no role are no version.
+        (
+            "trust_policy_weakened",
+            "arn:aws:iam::609418236337:role/stratus-red-team-malicious-iam-role",
+            "209.209.254.254",
+        ),
+        (
+            "trust_policy_weakened",
+            "arn:aws:iam::751203476945:role/stratus-red-team-backdoor-r-role",
+            "225.178.039.250",
+        ),
         # the IAM user guide's cross-account example pair (JohnDoe, 777788889999 -> 111122223333)
         # comes from 192.0.2.101, outside the known CIDRs given here: both copies make one alert
         ("unknown_source_ip", "arn:aws:iam::111122223333:role/EC2-dev", "192.0.2.101"),
@@ -244,3 +309,33 @@ def test_views_and_detectors_transpile_to_trino_and_spark():
         for dialect in ("trino", "spark"):
             out = sqlglot.transpile(text, read="duckdb", write=dialect)
             assert out and out[0].strip(), (name, dialect)
+
+
+def test_delivery_gap_is_one_alert_from_open_to_closed(tmp_path, db):
+    """A stream falls silent (an open gap), stays silent over the next run, then delivers again:
+    one alert throughout, its end moving with each run."""
+    doc = json.loads(
+        (FIXTURES / "trail_delivery_gap" / "stream_silent_while_others_deliver.json").read_text()
+    )
+    cfg = config_mod.Config.model_validate(doc["config"])
+    files = doc["Files"]
+    cut = "20240509T1600Z"  # day 8, 16:00
+
+    def stamp(key):
+        return re.search(r"_(\d{8}T\d{4}Z)_", key)[1]
+
+    load_records(db, tmp_path / "a", [], {k: v for k, v in files.items() if stamp(k) < cut})
+    [first] = run_detect(db, cfg).new_alerts
+    assert json.loads(first["details"])["still_open"] and first["last_seen"] == dt.datetime(2024, 5, 9, 14, 0)
+    load_records(db, tmp_path / "b", [], {k: v for k, v in files.items() if stamp(k) >= cut})
+    assert run_detect(db, cfg).new_alerts == []
+    # the silent stream delivers again at 23:00, an hour after the other stream's last file
+    silent = sorted(k for k in files if "/eu-west-1/" in k)[-1]
+    back = silent.replace(stamp(silent), "20240509T2300Z")
+    rec = dict(files[silent][0], eventTime="2024-05-09T23:01:00Z", eventID="back-again")
+    load_records(db, tmp_path / "c", [], {back: [rec]})
+    assert run_detect(db, cfg).new_alerts == []
+    [alert] = alerts(db, "trail_delivery_gap")
+    details = json.loads(alert["details"])
+    assert alert["alert_id"] == first["alert_id"] and not details["still_open"]
+    assert alert["last_seen"] == dt.datetime(2024, 5, 9, 23, 0) and details["next_file"].endswith(back)

@@ -123,6 +123,15 @@ def test_a_single_eventbridge_event_and_a_single_record_line(tmp_path, db):
     assert rows(db, "select shape from ingest_manifest order by uri") == [("eventbridge",), ("ndjson",)]
 
 
+def test_concatenated_log_files_load_every_record(tmp_path, db):
+    recs = records()
+    text = "\n".join(dumps({"Records": part}) for part in (recs[:2], recs[2:]))
+    write(tmp_path / "src", "cat.json", text.encode())
+    s = load(db, tmp_path / "src")
+    assert (s.records_loaded, s.records_quarantined) == (len(recs), 0)
+    assert rows(db, "select shape from ingest_manifest") == [("records",)]
+
+
 def test_s3_objects_are_shaped_too(s3, bucket, db):
     s3.put_object(
         Bucket=bucket, Key="exports/lake.json.gz", Body=gzip.compress(as_shape("ndjson", records()))
@@ -213,10 +222,23 @@ def test_a_value_that_does_not_fit_its_column_keeps_the_record(tmp_path, db):
     odd = record("str-identity")
     odd["userIdentity"] = "arn:aws:iam::111111111111:user/alice"
     listy = record("str-resources", resources="arn:aws:s3:::bucket")
-    write(tmp_path / "src", ct_key(suffix="a"), log_bytes([record("plain"), odd, listy]))
+    # an IAM user's session: CloudTrail writes an empty sessionIssuer, which fits its column
+    empty = record("empty-issuer", resources=[])
+    empty["userIdentity"]["sessionContext"] = {
+        "sessionIssuer": {},
+        "attributes": {"mfaAuthenticated": "false"},
+    }
+    string_issuer = record("str-issuer")
+    string_issuer["userIdentity"]["sessionContext"] = {
+        "sessionIssuer": "Role",
+        "attributes": {"mfaAuthenticated": "false"},
+    }
+    recs = [record("plain"), odd, listy, empty, string_issuer]
+    write(tmp_path / "src", ct_key(suffix="a"), log_bytes(recs))
     load(db, tmp_path / "src")
     kept = dict(rows(db, "select eventid, raw_record from cloudtrail_logs"))
-    assert kept["plain"] is None
+    assert kept["plain"] is None and kept["empty-issuer"] is None
+    assert json.loads(kept["str-issuer"]) == string_issuer
     assert json.loads(kept["str-identity"])["userIdentity"] == odd["userIdentity"]
     assert json.loads(kept["str-resources"])["resources"] == "arn:aws:s3:::bucket"
 

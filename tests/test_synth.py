@@ -7,7 +7,6 @@ import hashlib
 import ipaddress
 import json
 import re
-import socket
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -286,7 +285,12 @@ def test_cross_account_assumes_come_in_pairs(records):
     for r in records:
         if r["eventName"] == "AssumeRole" and r["userIdentity"]["type"] != "AWSService":
             by_shared[r.get("sharedEventID")].append(r)
+    inside = set(synth.DEFAULT_ACCOUNTS.values())
     pairs = [v for k, v in by_shared.items() if k is not None]
+    # a caller outside the organization (the vendor) logs its copy in its own trail
+    outside = [v for v in pairs if v[0]["userIdentity"]["accountId"] not in inside]
+    assert all(len(v) == 1 and v[0]["userIdentity"]["type"] == "AWSAccount" for v in outside)
+    pairs = [v for v in pairs if v not in outside]
     assert len(pairs) > 10
     for pair in pairs:
         assert len(pair) == 2
@@ -428,48 +432,79 @@ def test_write_local_is_the_same_with_one_or_two_processes(tmp_path):
     assert total == one.records
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def test_write_s3_uploads_every_file(s3):
+    """Against the moto server over HTTP on 127.0.0.1 (conftest's moto_server)."""
+    s3.create_bucket(Bucket="synth-write-s3")
+    spec = tiny(days=1, records_per_file=500)
+    stats = synth.write_s3(s3, "synth-write-s3", spec, prefix="logs/")
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket="synth-write-s3"):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    expected = {f"logs/{f.key}": f for f in synth.generate(spec)}
+    assert sorted(keys) == sorted(expected) and stats.files == len(keys)
+    key = sorted(keys)[0]
+    body = s3.get_object(Bucket="synth-write-s3", Key=key)["Body"].read()
+    assert body == synth.encode(expected[key].records)
 
 
-def test_write_s3_uploads_every_file():
-    boto3 = pytest.importorskip("boto3")
-    moto_server = pytest.importorskip("moto.server")
-    port = _free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    try:
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+def test_trust_policies_are_created_first_and_only_tightened():
+    recs = list(synth.generate_records(synth.OrgSpec(days=24, scale=0.2, seed=3)))
+    iam = [r for r in recs if r["eventName"] in ("CreateRole", "UpdateAssumeRolePolicy")]
+    created = [r for r in iam if r["eventName"] == "CreateRole"]
+    start = synth.OrgSpec().start
+    assert created and all(_utc(r["eventTime"]) < start + timedelta(hours=1) for r in created)
+    roles = {r["requestParameters"]["roleName"] for r in created}
+    assert {"PlatformDeploy", "ReadOnlyAudit", "ExportRole", "VendorAudit", "GitHubActionsCI"} <= roles
+    updates = [r for r in iam if r["eventName"] == "UpdateAssumeRolePolicy"]
+    assert len(updates) == 3
+    for u in updates:  # a tightening keeps every condition and adds one
+        before = next(
+            json.loads(c["requestParameters"]["assumeRolePolicyDocument"])
+            for c in created
+            if c["recipientAccountId"] == u["recipientAccountId"]
+            and c["requestParameters"]["roleName"] == u["requestParameters"]["roleName"]
         )
-        s3.create_bucket(Bucket="trail")
-        spec = tiny(days=1, records_per_file=500)
-        stats = synth.write_s3(s3, "trail", spec, prefix="logs/")
-        keys = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket="trail"):
-            keys += [o["Key"] for o in page.get("Contents", [])]
-        expected = {f"logs/{f.key}": f for f in synth.generate(spec)}
-        assert sorted(keys) == sorted(expected) and stats.files == len(keys)
-        key = sorted(keys)[0]
-        body = s3.get_object(Bucket="trail", Key=key)["Body"].read()
-        assert body == synth.encode(expected[key].records)
-    finally:
-        server.stop()
+        after = json.loads(u["requestParameters"]["policyDocument"])
+        old, new = before["Statement"][0]["Condition"], after["Statement"][0]["Condition"]
+        assert old.items() <= new.items() and len(new) == len(old) + 1
+    # the vendor's external id is required by its trust policy, and it always passes it
+    vendor = [
+        r
+        for r in recs
+        if r["eventName"] == "AssumeRole" and "VendorAudit" in r["requestParameters"]["roleArn"]
+    ]
+    assert vendor and {r["requestParameters"]["externalId"] for r in vendor} == {synth.VENDOR_EXTERNAL_ID}
+    # only the role owner's copy: the caller's is in the vendor's own trail
+    assert {r["recipientAccountId"] for r in vendor} == {synth.OrgSpec().account("data")}
+
+
+def test_the_exporter_is_a_broker_and_deploys_are_tagged(records):
+    exports = [
+        r
+        for r in records
+        if r["eventName"] == "AssumeRole" and r["requestParameters"]["roleArn"].endswith(":role/ExportRole")
+    ]
+    assert exports
+    for r in exports:
+        p = r["requestParameters"]
+        assert p["durationSeconds"] == 900 and p["policy"] == synth.EXPORT_SESSION_POLICY
+        assert {t["key"]: t["value"] for t in p["tags"]} == {"env": "prod", "purpose": "export"}
+    deploys = [
+        r
+        for r in records
+        if r["eventName"] == "AssumeRole" and r["requestParameters"]["roleSessionName"].startswith("deploy-")
+    ]
+    assert deploys and all(r["requestParameters"]["transitiveTagKeys"] == ["env"] for r in deploys)
 
 
 # sha256 over each file's key and its records' compact JSON, computed with the single-module
 # pipeline/synth.py before it became a package: the split (and any later refactoring) must leave
-# the output byte for byte as it was. A deliberate change to the generated traffic updates these.
+# the output byte for byte as it was. A deliberate change to the generated traffic updates these
+# (last: trust policies, the vendor, the exporter as a broker, tagged deploys).
 GOLDEN = [
     (
         {"days": 3, "scale": 0.2, "seed": 11},
-        "4c22d196f32b93059f418843741b18413c2252762a32356a3c5fe1858d98c58a",
+        "b56f20a895aeef06886870e455aadc2cfc96bc84070c547de0c910b6075c8d79",
     ),
     (
         {
@@ -480,7 +515,7 @@ GOLDEN = [
             "records_per_file": 40,
             "failure_rate": 0.3,
         },
-        "3ca03bd047a323fce3a83e3f42e33099faa51c44be22d59b72d21bc088049f8b",
+        "6987b03bc66b6c909e3f26de17ec8be5277a6a4b7a99665b59960dfda6e390b3",
     ),
 ]
 

@@ -34,8 +34,10 @@ from pipeline.errors import RoletrailError
 def ingest(source, db, config_path, since, until, workers, max_messages, max_seconds):
     """Load new CloudTrail log files from SOURCE into the database.
 
-    SOURCE is s3://bucket[/prefix], a local folder or one file, or sqs://QUEUE (a queue
-    name, or sqs://https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE) of S3 event notifications.
+    SOURCE is s3://bucket[/prefix], a local folder or one file: CloudTrail log files, or
+    exports (one record per line, EventBridge events, `aws cloudtrail lookup-events` output).
+    Or sqs://QUEUE (a queue name, or sqs://https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE)
+    of S3 event notifications naming the objects to load.
     Objects already in the manifest are not loaded again; bad files are quarantined with
     their reason.
 
@@ -52,8 +54,7 @@ def ingest(source, db, config_path, since, until, workers, max_messages, max_sec
         try:
             summary = run_ingest(
                 con, source, since, until, config_mod.quarantine_dir(cfg, db), workers,
-                # [ingest] exists once pipeline/config.py carries IngestOptions (see pipeline/ingest/options.py)
-                options=getattr(cfg, "ingest", None), source_options=section,
+                options=cfg.ingest, source_options=section,
             )  # fmt: skip
         finally:
             con.close()

@@ -40,13 +40,20 @@ class DuckDBEngine:
 
 
 def register_functions(con) -> None:
-    """roletrail's scalar functions (the ip-in-network check) on a DuckDB connection."""
+    """roletrail's scalar functions (the ip-in-network check, an address's network) on DuckDB."""
     from duckdb.sqltypes import VARCHAR
 
-    from pipeline.netcheck import ip_status
+    from pipeline.netcheck import ip_status, network_of
+    from pipeline.session_shape import session_shape
 
-    try:
-        con.create_function("roletrail_ip_status", ip_status, [VARCHAR, "VARCHAR[]"], VARCHAR)
-    except Exception as e:  # already registered on this connection
-        if "already" not in str(e).lower():
-            raise
+    # "special": the function itself sees NULLs and may return NULL (no network of a service)
+    for name, fn, args, nulls in (
+        ("roletrail_ip_status", ip_status, [VARCHAR, "VARCHAR[]"], "default"),
+        ("roletrail_network", network_of, [VARCHAR], "special"),
+        ("roletrail_session_shape", session_shape, [VARCHAR], "default"),
+    ):
+        try:
+            con.create_function(name, fn, args, VARCHAR, null_handling=nulls)
+        except Exception as e:  # already registered on this connection
+            if "already" not in str(e).lower():
+                raise

@@ -27,6 +27,7 @@ class Prepared:
     shape: str | None = None  # pipeline.ingest.shapes: which input shape the file was
     rejects: list[tuple[int, str, str]] = field(default_factory=list)  # records quarantined before loading
     size: int = 0  # bytes of the document (it is dropped once written to the batch's streams)
+    thorough: bool = False  # shaped by parsing it in Python (after DuckDB's reader refused it)
 
 
 class TooLarge(Exception):
@@ -53,7 +54,7 @@ def gunzip(data: bytes, limit: int) -> bytes:
     return b"".join(out)
 
 
-def decode(ref: ObjectRef, data: bytes, max_document: int) -> Prepared:
+def decode(ref: ObjectRef, data: bytes, max_document: int, thorough: bool = False) -> Prepared:
     """Bytes of one object -> a one-line JSON document, or the reason it cannot be one."""
     if not data:
         return Prepared(ref, error="empty file", original=data)
@@ -72,7 +73,7 @@ def decode(ref: ObjectRef, data: bytes, max_document: int) -> Prepared:
         data = data[len(UTF8_BOM) :]
     if not data or data.isspace():
         return Prepared(ref, error="empty file (no JSON document)", original=raw)
-    shaped = shape_of(data)
+    shaped = shape_of(data, thorough)
     data = shaped.doc
     # a valid JSON document has no raw newlines inside strings, so replacing them keeps it one
     # line (CloudTrail writes one line already). DuckDB's reader rejects invalid UTF-8 and bad
@@ -80,7 +81,7 @@ def decode(ref: ObjectRef, data: bytes, max_document: int) -> Prepared:
     if b"\n" in data or b"\r" in data:
         data = data.translate(ONE_LINE)
     return Prepared(ref, doc=data, original=raw, records=estimate_records(data), shape=shaped.shape,
-                    rejects=shaped.rejects, size=len(data))  # fmt: skip
+                    rejects=shaped.rejects, size=len(data), thorough=thorough)  # fmt: skip
 
 
 def estimate_records(doc: bytes, sample: int = 65536) -> int:

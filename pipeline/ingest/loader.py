@@ -62,12 +62,18 @@ class Loader:
         self.max_document = options.max_document_mb * 1024 * 1024
         self.tmpdir = tempfile.mkdtemp(prefix="roletrail-")
         typed = typed_paths()
-        self.params = {
-            "paths": list(schema.CHECKED_OBJECTS),
-            "typed_paths": [p for p, _ in typed],
+        checked = list(schema.CHECKED_OBJECTS)
+        # json_keys of every struct column (and of the first resource) gives the shape its types
+        structs = [p for p, kind in typed if kind == "OBJECT"]
+        paths = checked + [p for p in structs if p not in checked] + ["$.resources[0]"]
+        self.params = {"paths": paths}
+        self.shape_params = {
+            "paths": paths,
+            "known": [sorted(v) for v in schema.CHECKED_OBJECTS.values()],
+            "typed_keys": [paths.index(p) + 1 for p in structs],
+            "first_resource": len(paths),
         }
-        self.known = [sorted(v) for v in schema.CHECKED_OBJECTS.values()]
-        self.typed_kinds = [kind for _, kind in typed]
+        self.typed = {"typed_paths": [p for p, _ in typed], "typed_kinds": [kind for _, kind in typed]}
         columns = schema.column_expressions("s")
         columns["eventid"] = "eventid"  # computed in pass 1: derived when the record has none
         self.insert = (
@@ -98,13 +104,22 @@ class Loader:
     def load(self, batch: Batch) -> None:
         """Commit `batch`, in halves if it does not fit in memory; then tell the source."""
         try:
-            delta = self._transaction(batch)
+            delta, again = self._transaction(batch)
         except duckdb.OutOfMemoryException as e:
             self._split(batch, e)
             return
         self.summary.merge(delta)
-        self.source.committed([p.ref for p in batch.items] + batch.skipped)
-        self.progress.update(self.summary, len(batch.items))
+        later = {id(p) for p, _ in again}
+        done = [p for p in batch.items if id(p) not in later]
+        self.source.committed([p.ref for p in done] + batch.skipped)
+        self.progress.update(self.summary, len(done))
+        if again:
+            # documents DuckDB's reader refused, shaped again with their bad records left out
+            retry = Batch(self.tmpdir, f"{batch.name}r", self.options)
+            for _, p in again:
+                retry.add(p)
+            retry.close()
+            self.load(retry)
 
     def _split(self, batch: Batch, error: BaseException) -> None:
         if len(batch.docs) > 1:
@@ -121,21 +136,22 @@ class Loader:
         batch.docs = []
         self.load(batch)
 
-    def _transaction(self, batch: Batch) -> IngestSummary:
+    def _transaction(self, batch: Batch) -> tuple[IngestSummary, list[tuple[Prepared, Prepared]]]:
         con = self.con
         delta = IngestSummary(self.summary.source, self.run_id)
         con.execute("set preserve_insertion_order = true")  # see Batch
         con.execute("begin transaction")
         try:
             per_file = self._load_stream(batch, delta) if batch.docs else {}
-            manifest.write(con, self._manifest_rows(batch, per_file, delta), self.source.uri)
+            rows, again = self._manifest_rows(batch, per_file, delta)
+            manifest.write(con, rows, self.source.uri)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
         finally:
             batch.remove()
-        return delta
+        return delta, again
 
     def _load_stream(self, batch: Batch, delta: IngestSummary) -> dict[int, tuple]:
         con = self.con
@@ -149,14 +165,12 @@ class Loader:
                 "max_line": max(16 << 20, 2 * batch.longest + 1024),
             },
         )
-        con.execute(
-            sql("pass1_shapes"), {**self.params, "known": self.known, "typed_kinds": self.typed_kinds}
-        )
+        con.execute(sql("pass1_shapes"), self.shape_params)
         con.execute(sql("candidates"))
         delta.id_collisions += con.execute(sql("collisions")).fetchall()[0][0]
         # pass 2 may write row groups in parallel, each thread its own (see pass2_insert.sql)
         con.execute("set preserve_insertion_order = false")
-        con.execute(self.insert, {"uris": uris, "now": manifest.utcnow()})
+        con.execute(self.insert, {"uris": uris, "now": manifest.utcnow(), **self.typed})
         rejects = [(p.number, *r) for p in batch.docs for r in p.rejects]
         con.execute(
             sql("bad_records"),
@@ -175,15 +189,20 @@ class Loader:
             delta.record_reasons[kind] = delta.record_reasons.get(kind, 0) + n
         return {r[0]: r[1:] for r in con.execute(sql("per_file")).fetchall()}
 
-    def _manifest_rows(self, batch: Batch, per_file: dict[int, tuple], s: IngestSummary) -> list[dict]:
+    def _manifest_rows(self, batch: Batch, per_file: dict[int, tuple], s: IngestSummary):
+        """The manifest rows of the batch, and the documents to load again (not in the rows)."""
         now = manifest.utcnow()
-        rows = []
+        rows, again = [], []
         for p in batch.items:
             counts = per_file.get(p.number) if p.number is not None else None
             if p.error is None and counts is None:
-                # no rows: the document is decoded again (it is not kept) and diagnosed
-                doc = self.redecode(p).doc if p.original is not None else None
-                p.error = diagnose(doc) if doc is not None else "unreadable"
+                # no rows: the document is decoded again (it is not kept), parsed in Python, and
+                # either loaded again without the records that made DuckDB refuse it, or diagnosed
+                retry = decode(p.ref, p.original, self.max_document, thorough=True) if p.original else None
+                if retry is not None and retry.rejects and not p.thorough:
+                    again.append((p, retry))
+                    continue
+                p.error = diagnose(retry.doc) if retry is not None and retry.doc is not None else "unreadable"
                 counts = (0, 0, 0, 0, 0)
             total, loaded, dups, bad, skipped = counts if p.error is None else (0, 0, 0, 0, 0)
             s.records_quarantined += bad
@@ -211,4 +230,4 @@ class Loader:
         for ref in batch.skipped:
             s.objects_skipped += 1
             rows.append(manifest.row(ref, "skipped", self.run_id, now, reason=skip_reason(ref.key)))
-        return rows
+        return rows, again

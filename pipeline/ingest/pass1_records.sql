@@ -12,9 +12,9 @@ parsed as (
     select f, idx, rec, hash(rec) as h,
         json_extract_string(rec, ['$.eventID', '$.eventTime', '$.recipientAccountId',
                                   '$.eventCategory', '$.eventName']) as k,
-        -- the record's shape: which keys its checked objects have, and whether each value
-        -- meant for a struct or list column is one (a string there would load as all NULL)
-        hash(json_keys(rec, $paths), json_type(rec, $typed_paths)) as shape
+        -- the record's shape: which keys its checked objects and its struct and list columns
+        -- have (an empty list: an empty object, or a value that is not one)
+        hash(json_keys(rec, $paths)) as shape
     from recs
 ),
 named as (

@@ -3,7 +3,7 @@
 Every shape becomes one `{"Records": [...]}` document for the loader. CloudTrail's own files
 are passed through untouched; the other shapes are exports, parsed and rewritten here:
 
-- `records`: CloudTrail's log file, `{"Records": [...]}`
+- `records`: CloudTrail's log file, `{"Records": [...]}` (or several, one per line)
 - `ndjson`: one record per line (CloudTrail Lake and Athena exports, SIEM exports)
 - `eventbridge`: EventBridge envelopes (`"detail-type": "AWS API Call via CloudTrail"`, the
   record in `detail`), one document or one per line
@@ -12,7 +12,8 @@ are passed through untouched; the other shapes are exports, parsed and rewritten
 
 A record that cannot be loaded (a line that is not JSON, a string with a lone surrogate escape,
 which DuckDB's reader refuses for the whole document) becomes `null` in the document and a
-reject: (position, reason, text), quarantined on its own while the rest of the file loads.
+reject: (position, reason, text), quarantined on its own while the rest of the file loads. A
+CloudTrail file DuckDB refused is shaped again `thorough`ly and loaded once more (the loader).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ import re
 from dataclasses import dataclass, field
 
 RECORDS_START = re.compile(rb'\s*\{\s*"Records"\s*:\s*\[')
+# one JSON value ending and another starting on the next line: never inside one valid document
+# (array elements are separated by commas, and strings hold no raw newline)
+NEXT_VALUE = re.compile(rb"\}\s*\n\s*\{")
 RECORDS, NDJSON, EVENTBRIDGE, LOOKUP, ARRAY = "records", "ndjson", "eventbridge", "lookup-events", "array"
 SHAPES = (RECORDS, NDJSON, EVENTBRIDGE, LOOKUP, ARRAY)
 RECORD_KEYS = ("eventVersion", "eventTime", "eventName", "eventID")
@@ -34,15 +38,16 @@ class Shaped:
     rejects: list[tuple[int, str, str]] = field(default_factory=list)  # (position, reason, text)
 
 
-def maybe_surrogates(data: bytes) -> bool:
-    """A `\\uD800`-`\\uDFFF` escape anywhere (valid pairs too: the slow path tells them apart)."""
-    return b"\\ud" in data or b"\\uD" in data
-
-
-def shape_of(data: bytes) -> Shaped:
+def shape_of(data: bytes, thorough: bool = False) -> Shaped:
     """`data` (UTF-8 JSON text, no BOM) as a Records document. What is none of the shapes is
-    returned as it is, for the loader's reader and diagnose() to name its problem."""
-    if RECORDS_START.match(data, 0, 256) and not maybe_surrogates(data):
+    returned as it is, for the loader's reader and diagnose() to name its problem.
+
+    A CloudTrail file is passed through unread (scanning every document for surrogate escapes
+    would cost more than parsing it); `thorough` parses it in Python, for a document DuckDB's
+    reader refused, to find the records that made it refuse (rejects)."""
+    newline = data.find(b"\n")  # CloudTrail writes one line, maybe with a newline at the end
+    one_document = newline < 0 or data[newline:].isspace() or not NEXT_VALUE.search(data, newline - 1)
+    if RECORDS_START.match(data, 0, 256) and one_document and not thorough:
         return Shaped(RECORDS, data)  # CloudTrail's own files: no Python parse
     try:
         text = data.decode("utf-8")
@@ -119,8 +124,11 @@ def _lines(text: str) -> Shaped | None:
         if n == 0:
             if not isinstance(obj, dict):
                 return None
-            shape = EVENTBRIDGE if _envelope(obj) else NDJSON
-        items.append(_unwrap(obj))
+            shape = EVENTBRIDGE if _envelope(obj) else RECORDS if "Records" in obj else NDJSON
+        if isinstance(obj, dict) and isinstance(obj.get("Records"), list):
+            items += obj["Records"]  # CloudTrail files concatenated, one per line
+        else:
+            items.append(_unwrap(obj))
     return _build(shape, items)
 
 

@@ -43,7 +43,8 @@ class Source(Protocol):
 
     def committed(self, refs: Sequence[ObjectRef]) -> None:
         """These objects are durably recorded (loaded, quarantined, skipped, or already in the
-        manifest): an event-driven source acknowledges their messages now, never earlier."""
+        manifest): an event-driven source acknowledges their messages now, never earlier.
+        Called from the listing thread and from the loader's thread (after each commit)."""
 
     def close(self) -> None: ...
 

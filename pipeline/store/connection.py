@@ -50,6 +50,13 @@ def connect(path: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPy
     return con
 
 
+def rows(con, sql: str, params: dict | None = None) -> list[dict]:
+    """A query's rows as dicts keyed by column name."""
+    cur = con.execute(sql, params or None)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
 def _open_lock(path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

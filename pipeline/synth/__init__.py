@@ -27,7 +27,13 @@ The default organization (``DEFAULT_ACCOUNTS``; ``spec.role_arn(account, role)``
   (*LambdaRole, GuardDutyForwarderRole, SlackNotifierRole), events
   (shared-services:EventBridgeInvokeStepFunctionsRole) and config
   (aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig in every account and region);
-* IAM users with long-term keys: management:terraform-legacy, data:backup-bot.
+* IAM users with long-term keys: management:terraform-legacy, data:backup-bot;
+* trust policies: every role's CreateRole on day 0 (organization principals, the exporter's
+  role, GitHub's OIDC provider, lambda.amazonaws.com for execution roles), a ReadOnlyAudit
+  tightened (an aws:PrincipalArn condition added) on days 9, 16 and 23; the exporter is a broker
+  (a session policy, 900 s sessions, env/purpose tags), CI deploy hops are tagged env=<stage>;
+* an audit vendor outside the organization (``VENDOR_ACCOUNT``, from ``VENDOR_CIDR``) assumes
+  data:VendorAudit twice a day with the external id its trust policy requires.
 
 Callers come from ``KNOWN_CIDRS`` (people: corporate IPv4/IPv6; CI runners and NAT gateways:
 203.0.113.0/24) or are AWS services. At scale 1 about 3,000 records a weekday, 2,800 a weekend
@@ -60,6 +66,9 @@ from .common import (
     UA_LAMBDA,
     UA_SSM_AGENT,
     UA_TERRAFORM,
+    VENDOR_ACCOUNT,
+    VENDOR_CIDR,
+    VENDOR_EXTERNAL_ID,
 )
 from .federated import assume_role_with_saml, assume_role_with_web_identity
 from .identities import (
@@ -72,6 +81,7 @@ from .identities import (
 )
 from .org import OrgSpec
 from .records import AssumeResult, api_call, assume_role
+from .trust import EXPORT_SESSION_POLICY, expectations, expectations_toml, trust_change
 from .writers import LogFile, Stats, encode, generate, generate_records, log_key, write_local, write_s3
 
 __all__ = [
@@ -79,6 +89,13 @@ __all__ = [
     "CORPORATE_CIDR",
     "CI_EGRESS_CIDR",
     "CORPORATE_CIDR_V6",
+    "VENDOR_CIDR",
+    "VENDOR_ACCOUNT",
+    "VENDOR_EXTERNAL_ID",
+    "EXPORT_SESSION_POLICY",
+    "trust_change",
+    "expectations",
+    "expectations_toml",
     "DEFAULT_ACCOUNTS",
     "DEFAULT_ORG_ID",
     "DEFAULT_PEOPLE",

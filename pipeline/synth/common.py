@@ -11,7 +11,10 @@ from typing import Any
 CORPORATE_CIDR = "198.51.100.0/24"
 CI_EGRESS_CIDR = "203.0.113.0/24"  # GitHub Actions runners and the VPC NAT gateways egress here
 CORPORATE_CIDR_V6 = "2001:db8:1234::/48"
-KNOWN_CIDRS: tuple[str, ...] = (CORPORATE_CIDR, CI_EGRESS_CIDR, CORPORATE_CIDR_V6)
+VENDOR_CIDR = "192.0.2.128/25"  # the audit vendor's egress, registered with the security team
+VENDOR_ACCOUNT = "314159265358"  # the audit vendor: outside the organization, trusted with an external id
+VENDOR_EXTERNAL_ID = "example-org-7f3a9c"
+KNOWN_CIDRS: tuple[str, ...] = (CORPORATE_CIDR, CI_EGRESS_CIDR, CORPORATE_CIDR_V6, VENDOR_CIDR)
 
 DEFAULT_ORG_ID = "o-a1b2c3d4e5"
 DEFAULT_ACCOUNTS: dict[str, str] = {

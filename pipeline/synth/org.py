@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import people, services
+from . import people, services, trust
 from .catalog import _BUCKETS, _PROFILES, _Person, _Who, _Workload
 from .common import (
     _GLOBAL_SOURCES,
@@ -266,6 +266,8 @@ class _Org:
                 services.aws_config(self, out, d, day0, name, region)
         for user in self.iam_users:
             services.long_term_user(self, out, d, day0, weekday, user)
+        trust.trust_policies(self, out, d, day0)
+        trust.vendor(self, out, d, day0)
         return out
 
 

@@ -11,6 +11,7 @@ from .catalog import _HOP_TARGETS, _PERMISSION_SETS, _REPOS, _count, _Person, _W
 from .common import UA_BOTO3, UA_GITHUB, _uuid
 from .federated import assume_role_with_saml, assume_role_with_web_identity
 from .records import assume_role
+from .trust import EXPORT_SESSION_POLICY
 
 if TYPE_CHECKING:
     from .org import _Org
@@ -40,10 +41,15 @@ def person(org: _Org, out: list[dict], d: int, day0: datetime, weekday: bool, p:
     t = org._calls(out, rng, login, home, "audit", rng.randint(0, 3))
     targets = _HOP_TARGETS[p.kind]
     hops = rng.randint(1, 4) if weekday else 1
+    # on the first day each person visits every usual target once: the organization's
+    # account pairs all exist from the start of the logs, none turns up new weeks later
+    first_day = d == 0
+    if first_day:
+        hops = len(targets)
     # hop times spread over the working day, within the 8-hour SSO session
-    for offset in sorted(rng.randint(300, 8 * 3600 - 900) for _ in range(hops)):
+    for n, offset in enumerate(sorted(rng.randint(300, 8 * 3600 - 900) for _ in range(hops))):
         t = max(t, login + timedelta(seconds=offset))
-        account_name, role, profile = rng.choice(targets)
+        account_name, role, profile = targets[n] if first_day else rng.choice(targets)
         region = p.region if rng.random() < 0.8 else (org.other if p.region == org.home else org.home)
         if org.spec.failure_rate and rng.random() < org.spec.failure_rate:
             denied = assume_role(
@@ -112,6 +118,8 @@ def ci(org: _Org, out: list[dict], d: int, day0: datetime, weekday: bool) -> Non
                 org.spec.role_arn(account_name, "PlatformDeploy"),
                 f"deploy-{run}",
                 source_identity="ci@example.com",
+                tags={"env": account_name, "repo": subject.split("/")[1].split(":")[0]},
+                transitive_tag_keys=("env",),
                 source_ip=ip,
                 user_agent=UA_GITHUB,
                 region=org.home,
@@ -142,6 +150,10 @@ def exporter(org: _Org, out: list[dict], d: int, day0: datetime) -> None:
                 export_role,
                 f"export-{_uuid(rng)}",
                 source_identity="exporter-svc",
+                # a broker: every session narrowed by a session policy, 15 minutes, tagged
+                duration_seconds=900,
+                policy=EXPORT_SESSION_POLICY,
+                tags={"env": "prod", "purpose": "export"},
                 source_ip=w.nat_ip,
                 user_agent=UA_BOTO3,
                 region=w.region,

@@ -82,6 +82,8 @@ def assume_role(
     transitive_tag_keys: Sequence[str] | None = None,
     external_id: str | None = None,
     serial_number: str | None = None,
+    policy: str | None = None,
+    policy_arns: Sequence[str] | None = None,
     error_code: str | None = None,
     error_message: str | None = None,
     rng: random.Random | None = None,
@@ -98,7 +100,8 @@ def assume_role(
 
     A caller session that carries a sourceIdentity passes it on to the new session (it shows in
     responseElements and in the new session's sessionContext); ``source_identity`` is what the
-    caller passed explicitly (requestParameters.sourceIdentity).
+    caller passed explicitly (requestParameters.sourceIdentity). ``policy`` (JSON text) and
+    ``policy_arns`` are a session policy, inline or managed.
     """
     t = _utc(time)
     rng = rng or _derived_rng("AssumeRole", _ts(t), caller.get("arn"), role_arn, session_name)
@@ -128,6 +131,10 @@ def assume_role(
         params["externalId"] = external_id
     if serial_number is not None:
         params["serialNumber"] = serial_number
+    if policy is not None:
+        params["policy"] = policy
+    if policy_arns:
+        params["policyArns"] = [{"arn": a} for a in policy_arns]
     resources = [{"accountId": role_account, "type": "AWS::IAM::Role", "ARN": role_arn}]
     request_id = _uuid(rng)
 
@@ -165,8 +172,11 @@ def assume_role(
     if not service:
         # Service-made assumes (Lambda, EventBridge, ...) log only the credentials.
         response["assumedRoleUser"] = role_user
-    if tags:
-        response["packedPolicySize"] = 4 + 2 * len(tags)
+    if tags or policy is not None or policy_arns:
+        # STS reports how full the packed session policy and tags are, as a percentage
+        response["packedPolicySize"] = (
+            4 + 2 * len(tags or {}) + (6 if policy is not None else 0) + len(policy_arns or ())
+        )
     if effective_si is not None:
         response["sourceIdentity"] = effective_si
 
