@@ -76,6 +76,13 @@ class Suppression(Strict):
         return v
 
 
+class Spark(Strict):
+    """[spark]: where `lake build` and `detect --engine spark` run (spark-submit's master, or local)."""
+
+    master: str = "local[*]"
+    conf: dict[str, str] = {}  # Spark settings, e.g. {"spark.driver.memory" = "2g"}
+
+
 class Core(Strict):
     """The sections that belong to no part; the parts' sections are added by config_model()."""
 
@@ -83,6 +90,7 @@ class Core(Strict):
     network: Network = Network()
     source_identity: SourceIdentity = SourceIdentity()
     suppressions: list[Suppression] = []
+    spark: Spark = Spark()
 
     path: Path | None = Field(default=None, exclude=True)
 
