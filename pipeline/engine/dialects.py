@@ -103,7 +103,7 @@ def parameter_order(sql: str, dialect: str) -> list[str]:
         if (
             colon.token_type == TokenType.COLON
             and word.start == colon.end + 1
-            and word.token_type == TokenType.VAR
+            and word.text.isidentifier()
         ):
             names.append(word.text)
     return names
@@ -309,10 +309,19 @@ def carry(
 # ---- what each engine has ----------------------------------------------------------------------
 
 
+def _function_list(name: str) -> frozenset[str]:
+    text = resources.files("pipeline.engine").joinpath(name).read_text()
+    return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
+
+
 @cache
 def trino_functions() -> frozenset[str]:
-    text = resources.files("pipeline.engine").joinpath("trino_functions.txt").read_text()
-    return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
+    return _function_list("trino_functions.txt")
+
+
+@cache
+def spark_functions() -> frozenset[str]:
+    return _function_list("spark_functions.txt")
 
 
 def functions_used(sql: str, dialect: str) -> set[str]:
@@ -320,7 +329,7 @@ def functions_used(sql: str, dialect: str) -> set[str]:
     tree = sqlglot.parse_one(sql, read=SQLGLOT_DIALECTS[dialect])
     names = set()
     for node in tree.find_all(exp.Func):
-        if isinstance(node, exp.Exists):  # a predicate, not a function
+        if isinstance(node, exp.Exists | exp.Cast):  # syntax (EXISTS, CAST, TRY_CAST), not functions
             continue
         if isinstance(node, exp.Anonymous):
             names.add(node.name.lower())
