@@ -46,6 +46,23 @@ def test_the_function_check_catches_a_duckdb_only_function():
     assert dialects.functions_used(out, "trino") - dialects.trino_functions() == {"list_slice"}
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select * from t where a glob 'x*'",
+        "select any_value(x order by y) from t",
+        "select * from t union all by name select * from u",
+        "select * exclude (a) from t",
+        "select l[1:20] from t",
+        "select strftime(t, '%Y-%m-%dT%H') from t",
+    ],
+)
+def test_duckdb_only_sql_is_refused(sql):
+    for dialect in ENGINES:
+        with pytest.raises(RoletrailError, match="not portable"):
+            dialects.carry(sql, dialect)
+
+
 # ---- parameters ---------------------------------------------------------------------------------
 
 
@@ -54,7 +71,16 @@ def test_parameters_become_typed_literals_not_text():
     out = dialects.carry(
         sql,
         "spark",
-        {"s": "it's", "n": 5, "f": 6.0, "b": True, "t": dt.datetime(2024, 5, 1, 10), "l": ["a"], "e": [], "z": None},
+        {
+            "s": "it's",
+            "n": 5,
+            "f": 6.0,
+            "b": True,
+            "t": dt.datetime(2024, 5, 1, 10),
+            "l": ["a"],
+            "e": [],
+            "z": None,
+        },
     )
     assert "'it\\'s'" in out or "'it''s'" in out  # quoted by the printer, never spliced
     assert "CAST(6.0 AS DOUBLE)" in out and "5 AS n" in out and "TRUE AS b" in out
@@ -93,14 +119,24 @@ def test_trino_placeholders_are_positional_in_text_order():
 
 
 def test_spark_ordered_list_keeps_its_order():
-    out = " ".join(dialects.carry("select list(e order by t, e) filter (where e is not null) from x", "spark").split())
-    assert "TRANSFORM( ARRAY_SORT(COLLECT_LIST(STRUCT(t AS k0, e AS k1, e AS v)) FILTER(WHERE NOT e IS NULL))," in out
+    out = " ".join(
+        dialects.carry("select list(e order by t, e) filter (where e is not null) from x", "spark").split()
+    )
+    assert (
+        "TRANSFORM( ARRAY_SORT(COLLECT_LIST(STRUCT(t AS k0, e AS k1, e AS v)) FILTER(WHERE NOT e IS NULL)),"
+        in out
+    )
     # sqlglot alone would drop the order silently
-    assert "ARRAY_SORT" not in sqlglot.transpile("select list(e order by t) from x", read="duckdb", write="spark")[0]
+    assert (
+        "ARRAY_SORT"
+        not in sqlglot.transpile("select list(e order by t) from x", read="duckdb", write="spark")[0]
+    )
 
 
 def test_spark_percentiles():
-    out = dialects.carry("select median(x) over w, quantile_cont(x, 0.25) over w from t window w as (order by x)", "spark")
+    out = dialects.carry(
+        "select median(x) over w, quantile_cont(x, 0.25) over w from t window w as (order by x)", "spark"
+    )
     assert "PERCENTILE(x, 0.5)" in out and "PERCENTILE(x, 0.25)" in out and "PERCENTILE_CONT" not in out
 
 
@@ -141,7 +177,16 @@ def test_trino_ip_status_is_sql_with_contains():
 
 
 def test_no_duckdb_only_constructs_in_the_sources():
-    forbidden = ("any_value(", "to_days(", "to_minutes(", " glob ", "union all by name", "exclude (", "to_json(", "\\1")
+    forbidden = (
+        "any_value(",
+        "to_days(",
+        "to_minutes(",
+        " glob ",
+        "union all by name",
+        "exclude (",
+        "to_json(",
+        "\\1",
+    )
     for name, text in QUERIES.items():
         lowered = re.sub(r"--[^\n]*", "", text.lower())  # the SQL, not its comments
         assert not [f for f in forbidden if f in lowered], name
@@ -149,13 +194,15 @@ def test_no_duckdb_only_constructs_in_the_sources():
 
 def test_views_are_created_in_dependency_order():
     order = view_order(store.view_names(), store.sql_text)
-    assert order.index("assume_role_events") < order.index("assume_role_calls") < order.index("role_sessions") or (
-        order.index("assume_role_events") < order.index("role_sessions")
-    )
+    assert order.index("assume_role_events") < order.index("assume_role_calls") < order.index(
+        "role_sessions"
+    ) or (order.index("assume_role_events") < order.index("role_sessions"))
     assert order.index("role_sessions") < order.index("role_session_lineage")
 
 
-@pytest.mark.parametrize("glob", ["arn:aws:iam::*:role/PlatformDeploy", "*@example.com", "exporter-svc", "a.b?c+(d)[e]^$"])
+@pytest.mark.parametrize(
+    "glob", ["arn:aws:iam::*:role/PlatformDeploy", "*@example.com", "exporter-svc", "a.b?c+(d)[e]^$"]
+)
 def test_globs_compile_to_regexes_that_match_like_fnmatch(glob):
     pattern = detect.glob_pattern(glob)
     con = duckdb.connect()
@@ -187,7 +234,9 @@ def test_export_sql_is_strict_clean(dialect):
     for statement in statements:
         if "create external table" in statement or "msck" in statement or "call system" in statement:
             continue  # Hive/Athena DDL: checked by its own test below
-        sqlglot.parse_one(statement, read=dialects.SQLGLOT_DIALECTS[dialect], error_level=sqlglot.ErrorLevel.RAISE)
+        sqlglot.parse_one(
+            statement, read=dialects.SQLGLOT_DIALECTS[dialect], error_level=sqlglot.ErrorLevel.RAISE
+        )
         used = dialects.functions_used(statement, dialect) - engine_functions(dialect)
         assert not used, (dialect, used, statement[:200])
     # no DuckDB `$name` left outside comments
@@ -202,4 +251,6 @@ def test_athena_ddl_has_partition_projection_for_both_layouts():
     assert "AWSLogs/o-EXAMPLE/${account}/CloudTrail/${region}/${day}" in out
     for statement in out.split(";\n"):
         if "create external table" in statement:
-            sqlglot.parse_one(statement.split("\n", 1)[1] if statement.startswith("--") else statement, read="athena")
+            sqlglot.parse_one(
+                statement.split("\n", 1)[1] if statement.startswith("--") else statement, read="athena"
+            )

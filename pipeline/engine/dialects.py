@@ -10,6 +10,7 @@ one function from a node to a node, for a construct sqlglot carries without erro
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -100,11 +101,7 @@ def parameter_order(sql: str, dialect: str) -> list[str]:
     tokens = sqlglot.tokenize(named, read="spark" if dialect == "spark" else "trino")
     names = []
     for colon, word in zip(tokens, tokens[1:], strict=False):
-        if (
-            colon.token_type == TokenType.COLON
-            and word.start == colon.end + 1
-            and word.text.isidentifier()
-        ):
+        if colon.token_type == TokenType.COLON and word.start == colon.end + 1 and word.text.isidentifier():
             names.append(word.text)
     return names
 
@@ -264,6 +261,29 @@ def trino_ip_status(node):
     return node
 
 
+def refuse_unportable(tree: exp.Expression) -> None:
+    """DuckDB constructs that sqlglot prints for another engine without an error but that the
+    engine rejects or reads differently: refused here, with what to write instead."""
+    for node in tree.walk():
+        reason = None
+        if isinstance(node, exp.Glob):
+            reason = "glob is DuckDB's: compile the pattern (detect.glob_pattern) and use regexp_matches"
+        elif isinstance(node, exp.AnyValue) and isinstance(node.this, exp.Order):
+            reason = "any_value(x order by y): use min_by(x, y)"
+        elif isinstance(node, exp.Union) and node.args.get("by_name"):
+            reason = "union all by name: list the same columns on both sides"
+        elif isinstance(node, exp.Star) and (node.args.get("except_") or node.args.get("replace")):
+            reason = "* exclude / * replace: list the columns"
+        elif isinstance(node, exp.Bracket) and any(isinstance(e, exp.Slice) for e in node.expressions):
+            reason = "list slices l[a:b]: cap lists in Python"
+        elif isinstance(node, exp.TimeToStr) and re.search(
+            r"(^|[^%])[A-Za-z]", node.text("format").replace("%%", "")
+        ):
+            reason = "a letter inside a date format (Spark reads it as a pattern): concatenate it outside"
+        if reason:
+            raise RoletrailError(f"not portable: {reason} (in `{node.sql('duckdb')[:60]}`)")
+
+
 Rewrite = Callable[[exp.Expression], exp.Expression]
 REWRITES: dict[str, tuple[Rewrite, ...]] = {
     "duckdb": (),
@@ -290,7 +310,10 @@ def carry(
     printed in sqlglot's strict mode."""
     if dialect not in REWRITES:
         raise RoletrailError(f"unknown dialect {dialect!r} (known: {', '.join(sorted(REWRITES))})")
-    tree = bind(parse(sql), params, placeholders=placeholders)
+    tree = parse(sql)
+    if dialect != "duckdb":
+        refuse_unportable(tree)
+    tree = bind(tree, params, placeholders=placeholders)
     for rewrite in REWRITES[dialect]:
         tree = tree.transform(rewrite, copy=False)
     if placeholders and not named and dialect in ("trino", "athena"):
