@@ -340,12 +340,14 @@ def _refresh_views(spark, lake: str, days: list[str]) -> None:
     engine.register_dataframe(layout.TABLE, logs.where(F.col("day").isin(days)))
     events = spark.sql(engine.sql_text(sql_text("assume_role_events")))
     events = events.withColumn("day", F.date_format("eventtime", "yyyy-MM-dd"))
-    events.write.mode("overwrite").partitionBy("day").parquet(layout.table_path(lake, "assume_role_events"))
+    events.repartition("day").write.mode("overwrite").partitionBy("day").parquet(
+        layout.table_path(lake, "assume_role_events")
+    )
     engine.register_dataframe(layout.TABLE, logs)
     actions = spark.sql(engine.sql_text(sql_text("session_actions")))
     # read whole before it is replaced: write to a new folder, then swap it in
     target = layout.table_path(lake, "session_actions")
-    actions.write.mode("overwrite").parquet(target + ".next")
+    actions.coalesce(1).write.mode("overwrite").parquet(target + ".next")
     _swap(spark, target + ".next", target)
 
 
