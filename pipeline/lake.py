@@ -22,6 +22,9 @@ PARTITIONS = ("account", "region", "day")
 # views the lake holds materialized: detection reads them instead of deriving them again
 MATERIALIZED = ("assume_role_events", "session_actions")
 MANIFEST = "_manifest"
+# lake tables detection reads under the store's name (a detector over delivered files reads
+# ingest_manifest: the lake's manifest has its uri column)
+AS_STORE_TABLE = {MANIFEST: "ingest_manifest"}
 QUARANTINED = "quarantined_records"
 
 
@@ -57,9 +60,11 @@ def spark_engine(lake: str, spark):
     require(lake)
     engine = SparkEngine(spark)
     provided = set()
-    for name in (TABLE, *MATERIALIZED):
+    for name in (TABLE, *MATERIALIZED, *AS_STORE_TABLE):
         if has_table(lake, name):
-            engine.register_dataframe(name, spark.read.parquet(table_path(lake, name)))
+            engine.register_dataframe(
+                AS_STORE_TABLE.get(name, name), spark.read.parquet(table_path(lake, name))
+            )
             provided.add(name)
     create_views(engine, provided)
     # every detector reads assume_role_calls: computed once per run, not once per detector
