@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipeline.output import jsonable
+from pipeline.store import rows
+from pipeline.text import visible
 
 MAX_HOPS = 20
 
@@ -29,6 +31,9 @@ class Chain:
     failed_hop: dict | None = None  # a denied assume the ID pointed at
     actions: list[dict] = field(default_factory=list)
     event: dict | None = None  # the event the ID named, when it was an action of a session
+    # every record the ID matched (the chain follows the first); more than one means the
+    # logs disagree (one access key issued by several records, an event id reused)
+    candidates: list[str] = field(default_factory=list)
 
     @property
     def origin(self) -> dict:
@@ -59,20 +64,21 @@ class Chain:
                 "hops": self.hops + ([self.failed_hop] if self.failed_hop else []),
                 "event": self.event,
                 "actions": self.actions,
+                "candidates": self.candidates,
             }
         )
 
 
-def _rows(con, sql: str, params: dict) -> list[dict]:
-    cur = con.execute(sql, params)
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+def _sessions(con, key: str) -> list[dict]:
+    return rows(
+        con,
+        f"select {', '.join(SESSION_COLUMNS)} from role_sessions where access_key_id = $k order by issued_at",
+        {"k": key},
+    )
 
 
 def _session(con, key: str) -> dict | None:
-    rows = _rows(
-        con, f"select {', '.join(SESSION_COLUMNS)} from role_sessions where access_key_id = $k", {"k": key}
-    )
+    rows = _sessions(con, key)
     return rows[0] if rows else None
 
 
@@ -92,13 +98,24 @@ def _hop_from_event(ev: dict) -> dict:
 def find(con, ident: str) -> Chain | None:
     """Resolve ID and build its chain, or None when nothing matches."""
     ident = ident.strip()
-    session = _session(con, ident)
+    sessions = _sessions(con, ident)
     chain: Chain
-    if session:
+    if sessions:
         chain = Chain(ident, "access_key_id")
+        # role_sessions keeps one issuing call per key; the logs may hold more
+        issuers = rows(
+            con,
+            """select eventid, shared_event_id from assume_role_events
+               where issued_access_key_id = $k and succeeded order by is_owner_copy, eventtime, eventid""",
+            {"k": ident},
+        )
+        calls = {}
+        for r in issuers:  # both accounts' copies of one cross-account call are one call
+            calls.setdefault(r["shared_event_id"] or r["eventid"], r["eventid"])
+        chain.candidates = list(calls.values())
         last_key = ident
     else:
-        events = _rows(
+        events = rows(
             con,
             """select * from assume_role_events where eventid = $id or shared_event_id = $id
                order by is_owner_copy, eventtime""",
@@ -107,6 +124,7 @@ def find(con, ident: str) -> Chain | None:
         if events:
             ev = events[0]
             chain = Chain(ident, "eventid" if ev["eventid"] == ident else "sharedeventid")
+            chain.candidates = [e["eventid"] for e in events]
             if ev["succeeded"] and ev["issued_access_key_id"] and _session(con, ev["issued_access_key_id"]):
                 last_key = ev["issued_access_key_id"]
             else:
@@ -114,23 +132,25 @@ def find(con, ident: str) -> Chain | None:
                 chain.failed_hop = _hop_from_event(ev)
                 last_key = chain.failed_hop["parent_access_key_id"]
         else:
-            other = _rows(
+            other = rows(
                 con,
                 """select eventid, eventtime, eventsource, eventname, errorcode, sourceipaddress as source_ip,
                           useridentity.type as caller_type, useridentity.arn as caller_arn,
-                          useridentity.accesskeyid as access_key_id, recipientaccountid
-                   from cloudtrail_logs where eventid = $id or sharedeventid = $id limit 1""",
+                          useridentity.accesskeyid as access_key_id, recipientaccountid, sharedeventid
+                   from cloudtrail_logs where eventid = $id or sharedeventid = $id
+                   order by eventid <> $id, eventtime limit 50""",
                 {"id": ident},
             )
             if not other:
                 return None
-            chain = Chain(ident, "eventid")
+            chain = Chain(ident, "eventid" if other[0]["eventid"] == ident else "sharedeventid")
+            chain.candidates = [o["eventid"] for o in other]
             chain.event = other[0]
             last_key = other[0]["access_key_id"] if other[0]["caller_type"] == "AssumedRole" else None
     chain.hops = _ancestors(con, last_key)
     final_key = chain.hops[-1]["access_key_id"] if chain.hops else None
     if final_key and not chain.failed_hop:
-        chain.actions = _rows(
+        chain.actions = rows(
             con,
             """select eventsource, eventname, calls, errors, first_seen, last_seen
                from session_actions where access_key_id = $k order by first_seen, eventname""",
@@ -153,41 +173,56 @@ def _ancestors(con, key: str | None) -> list[dict]:
     return hops
 
 
+VALUE_LIMIT = 300  # characters of one log value shown, as in Slack and email
+
+
+def _v(value, limit: int = VALUE_LIMIT) -> str:
+    """A log value for the terminal: hidden characters escaped, clipped, '-' when absent."""
+    if value is None or value == "":
+        return "-"
+    return visible(jsonable(value) if not isinstance(value, str) else value, limit)
+
+
 def render(chain: Chain) -> str:
-    """Plain text for a terminal."""
+    """Plain text for a terminal. Every value from the logs goes through _v()."""
     o = chain.origin
-    lines = [f"chain for {chain.query} (matched {chain.matched})"]
+    lines = [f"chain for {_v(chain.query)} (matched {chain.matched})"]
+    if len(chain.candidates) > 1:
+        shown = ", ".join(_v(c, 64) for c in chain.candidates[:5])
+        more = f" and {len(chain.candidates) - 5} more" if len(chain.candidates) > 5 else ""
+        lines.append(f"note    {len(chain.candidates)} records match: {shown}{more}; following the first")
     if o:
-        where = f" from {o['source_ip']}" if o.get("source_ip") else ""
+        where = f" from {_v(o['source_ip'])}" if o.get("source_ip") else ""
         note = "" if o.get("complete") else "  (its issuing assume was not ingested)"
-        lines.append(f"origin  {o['type']} {o['identity']} (account {o['account']}){where}{note}")
+        account = _v(o["account"]) if o.get("account") else "unknown"
+        lines.append(f"origin  {_v(o['type'])} {_v(o['identity'])} (account {account}){where}{note}")
     for i, h in enumerate(chain.hops + ([chain.failed_hop] if chain.failed_hop else []), 1):
-        t = jsonable(h["issued_at"])
         lines.append(
-            f"hop {i}   {t}  {h.get('caller_account') or h.get('caller_type')} -> {h.get('role_arn')}"
-            f"  session {h.get('role_session_name')!r}"
+            f"hop {i}   {_v(h['issued_at'])}  {_v(h.get('caller_account') or h.get('caller_type'))}"
+            f" -> {_v(h.get('role_arn'))}  session {_v(h.get('role_session_name'))}"
         )
         lines.append(
-            f"        source identity {h.get('source_identity') or '-'}  from {h.get('source_ip')}"
-            f"  agent {h.get('user_agent')!r}  event {h.get('issuing_eventid')}"
+            f"        source identity {_v(h.get('source_identity'))}  from {_v(h.get('source_ip'))}"
+            f"  agent {_v(h.get('user_agent'))}  event {_v(h.get('issuing_eventid'))}"
         )
         if h.get("error_code"):
-            lines.append(f"        DENIED {h['error_code']}: {h.get('error_message') or ''}")
+            lines.append(f"        DENIED {_v(h['error_code'])}: {_v(h.get('error_message'))}")
         elif h.get("access_key_id"):
-            lines.append(f"        issued key {h['access_key_id']}")
+            lines.append(f"        issued key {_v(h['access_key_id'])}")
     if chain.event:
         e = chain.event
+        error = f" {_v(e['errorcode'])}" if e.get("errorcode") else ""
         lines.append(
-            f"event   {jsonable(e['eventtime'])} {e['eventsource']} {e['eventname']}"
-            f"{' ' + e['errorcode'] if e.get('errorcode') else ''} by {e.get('caller_arn')}"
+            f"event   {_v(e['eventtime'])} {_v(e['eventsource'])} {_v(e['eventname'])}{error}"
+            f" by {_v(e.get('caller_arn') or e.get('caller_type'))}"
         )
     if chain.actions:
-        lines.append(f"actions of the last session ({chain.hops[-1]['access_key_id']}):")
+        lines.append(f"actions of the last session ({_v(chain.hops[-1]['access_key_id'])}):")
         for a in chain.actions:
             err = f", {a['errors']} errors" if a["errors"] else ""
             lines.append(
-                f"        {a['eventsource']} {a['eventname']} x{a['calls']}{err}"
-                f"  {jsonable(a['first_seen'])} .. {jsonable(a['last_seen'])}"
+                f"        {_v(a['eventsource'])} {_v(a['eventname'])} x{a['calls']}{err}"
+                f"  {_v(a['first_seen'])} .. {_v(a['last_seen'])}"
             )
     elif chain.hops and not chain.failed_hop:
         lines.append("actions of the last session: none ingested")

@@ -8,7 +8,15 @@ import tomllib
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from pipeline.errors import RoletrailError
 from pipeline.store.connection import DEFAULT_DB
@@ -57,6 +65,22 @@ class Suppression(Strict):
     account: str | None = None
     source_ip: str | None = None  # an address or CIDR
     session_name: str | None = None  # glob
+    # a suppression with no matcher would mute the whole detector: only when said outright
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _matches_something(self):
+        matchers = (self.role_arn, self.account, self.source_ip, self.session_name)
+        if self.all and any(m is not None for m in matchers):
+            raise ValueError(
+                "all = true mutes the whole detector: it takes no role_arn/account/source_ip/session_name"
+            )
+        if not self.all and all(m is None for m in matchers):
+            raise ValueError(
+                "a suppression needs role_arn, account, source_ip or session_name "
+                "(or all = true to mute the whole detector, with its reason)"
+            )
+        return self
 
     @field_validator("detector")
     @classmethod
@@ -117,6 +141,7 @@ def config_model() -> type[BaseModel]:
     """`roletrail.toml` as one pydantic model, assembled from the registered parts: each
     detector's parameters, each destination's [notify.<name>], each source's [source.<scheme>]."""
     from detectors.registry import all_detectors
+    from pipeline.ingest.options import IngestOptions
     from pipeline.notify import config_models as notifier_models
     from pipeline.sources import option_models as source_models
 
@@ -127,6 +152,7 @@ def config_model() -> type[BaseModel]:
         "Config",
         __base__=Core,
         source=(source, source()),
+        ingest=(IngestOptions, IngestOptions()),
         detectors=(detectors, detectors()),
         notify=(notify, notify()),
     )

@@ -14,16 +14,15 @@ import datetime as dt
 import json
 import logging
 import os
+import shlex
 import shutil
-import socket
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from pipeline import synth
+from pipeline.sinks import HttpRecorder, SmtpRecorder, free_port
 
 BUCKET = "roletrail-demo-org-trail"
 DAYS = 24  # 2024-03-04 (a Monday) .. 2024-03-27; the incidents happen on the last day
@@ -144,8 +143,8 @@ def incidents(s: synth.OrgSpec) -> list[Incident]:
     for i in range(8):
         target = s.role_arn("prod", "OrganizationAccountAccessRole")
         probes += synth.assume_role(
-            # the caller picks the session name: one of them tries to be HTML
-            at(17, 0, i * 40), bot, target, HOSTILE_SESSION if i == 3 else f"probe-{i}", source_ip="198.51.100.77",
+            # the caller picks the session name: the first tries to be HTML (it becomes the alert's)
+            at(17, 0, i * 40), bot, target, HOSTILE_SESSION if i == 0 else f"probe-{i}", source_ip="198.51.100.77",
             user_agent="aws-cli/2.15.30",
             error_code="AccessDenied",
             error_message=f"User: {bot['arn']} is not authorized to perform: sts:AssumeRole on resource: {target}",
@@ -187,39 +186,22 @@ def incident_objects(s: synth.OrgSpec, found: list[Incident]) -> list[tuple[str,
 
 
 class Sinks:
-    """Local stand-ins for the Slack webhook and an SMTP server, recording what they receive."""
+    """Local stand-ins for the Slack webhook and an SMTP server (pipeline.sinks), saved to a folder."""
 
     def __init__(self, out: Path):
         self.out = out
-        self.slack: list[bytes] = []
-        self.mail: list[bytes] = []
-        sinks = self
+        self.http = HttpRecorder().start()
+        self.webhook = self.http.url("/services/DEMO/DEMO/demo-token")
+        self.smtp = SmtpRecorder().start()
+        self.smtp_port = self.smtp.port
 
-        class Hook(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                sinks.slack.append(body)
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
+    @property
+    def slack(self) -> list[bytes]:
+        return self.http.bodies
 
-            def log_message(self, *args):
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-        self.webhook = f"http://127.0.0.1:{self.http.server_address[1]}/services/DEMO/DEMO/demo-token"
-
-        from aiosmtpd.controller import Controller
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's naming)
-                sinks.mail.append(envelope.content)
-                return "250 OK"
-
-        self.smtp_port = _free_port()
-        self.smtp = Controller(Handler(), hostname="127.0.0.1", port=self.smtp_port)
-        self.smtp.start()
+    @property
+    def mail(self) -> list[bytes]:
+        return [m.data for m in self.smtp.messages]
 
     def save(self) -> list[Path]:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -235,14 +217,8 @@ class Sinks:
         return paths
 
     def stop(self):
-        self.http.shutdown()
+        self.http.stop()
         self.smtp.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 CONFIG = """# written by `roletrail demo`
@@ -270,17 +246,26 @@ from = "roletrail-demo@example.com"
 to = ["secops@example.com"]
 """
 
+# (what it shows, the query, its `-p NAME VALUE` parameters): values are bound, never part of the text
 QUERIES = [
     ("who assumed what across accounts, most recent first",
      "select eventtime, caller_account, role_arn, role_session_name, source_identity, source_ip "
-     "from assume_role_pairs order by eventtime desc limit 10"),
+     "from assume_role_pairs order by eventtime desc limit 10", {}),
     ("the longest role chains and where they started",
      "select depth, origin_identity, role_arn, role_session_name, source_identity "
-     "from role_session_lineage order by depth desc, issued_at desc limit 10"),
+     "from role_session_lineage order by depth desc, issued_at desc limit 10", {}),
     ("what the session from the unknown network did",
-     f"select s.eventsource, s.eventname, s.calls from session_actions s join role_sessions r "
-     f"on s.access_key_id = r.access_key_id where r.source_ip = '{ATTACKER_IP}'"),
+     "select s.eventsource, s.eventname, s.calls from session_actions s join role_sessions r "
+     "on s.access_key_id = r.access_key_id where r.source_ip = $ip", {"ip": ATTACKER_IP}),
 ]  # fmt: skip
+
+
+def sql_command(db: Path, query: str, params: dict[str, str]) -> str:
+    """The `roletrail sql` command line for a query, every word shell-quoted."""
+    words = ["roletrail", "sql", "--db", _rel(db)]
+    for name, value in params.items():
+        words += ["-p", name, value]
+    return shlex.join([*words, query])
 
 
 @dataclass
@@ -314,7 +299,7 @@ def run(out_dir: Path, echo=print) -> DemoResult:
         shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     db = out_dir / "roletrail.duckdb"
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     sinks = Sinks(out_dir / "captured")
@@ -392,8 +377,8 @@ def run(out_dir: Path, echo=print) -> DemoResult:
          f"(saved in {captured[0].parent if captured else out_dir})")  # fmt: skip
     echo(f"demo: report written to {path}")
     echo(f"demo: the database stays at {db}; try:")
-    for what, q in QUERIES:
-        echo(f'  # {what}\n  roletrail sql --db {_rel(db)} "{q}"')
+    for what, q, params in QUERIES:
+        echo(f"  # {what}\n  {sql_command(db, q, params)}")
     seconds = time.monotonic() - started
     echo(f"demo: done in {seconds:.1f} s")
     return DemoResult(db, path, alerts, found, len(sinks.slack), len(sinks.mail), seconds)

@@ -2,8 +2,12 @@
 
 Each stage reads what the one before wrote to the database, so a failed stage does not stop
 the later ones from doing what they can (a failed ingest still lets pending alerts go out);
-the exit status says a stage failed. One line per stage goes to stderr: readable on a
-terminal, one JSON object per line otherwise (cron, systemd journal).
+the exit status says a stage failed. One line per stage goes to stderr: words on a terminal,
+one JSON object per line otherwise (cron, systemd journal).
+
+A stage's status is `ok`, `skipped`, `failed`, or for notify `retrying` (a delivery failed and
+will be retried: not a failed job) or `undelivered` (a destination is misconfigured or alerts
+were given up on in this run: the job exits with its own status, see pipeline/cli/delivery.py).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pipeline.store import RoletrailError
 class JobResult:
     stages: list[dict] = field(default_factory=list)
     new_alerts: list[dict] = field(default_factory=list)
+    undelivered: list[str] = field(default_factory=list)  # why alerts are not being delivered
 
     @property
     def ok(self) -> bool:
@@ -38,9 +43,11 @@ class StageLog:
         if self.machine:
             self.stream.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
         else:
-            extra = " ".join(f"{k}={v}" for k, v in record.items() if k not in ("stage", "status", "message"))
+            # a person reads this: the stage's own sentence, not its machine fields
+            message = record.get("message") or ""
+            took = f" ({record['seconds']:.1f} s)" if "seconds" in record else ""
             self.stream.write(
-                f"run: {record['stage']}: {record['status']}  {record.get('message', '')}  {extra}\n"
+                f"run: {record['stage']}: {record['status']}{': ' if message else ''}{message}{took}\n"
             )
         self.stream.flush()
 
@@ -77,7 +84,8 @@ def run_job(cfg, db: str, log: StageLog, today: dt.date | None = None) -> JobRes
                     days=cfg.source.lookback_days
                 )
             s = ingest(con, cfg.source.uri, since=since, quarantine_dir=config_mod.quarantine_dir(cfg, db),
-                       progress=Progress(enabled=False))  # fmt: skip
+                       progress=Progress(enabled=False), options=cfg.ingest,
+                       source_options=cfg.source)  # fmt: skip
             return {
                 "message": s.lines()[0],
                 "objects_new": s.objects_new,
@@ -95,9 +103,11 @@ def run_job(cfg, db: str, log: StageLog, today: dt.date | None = None) -> JobRes
 
         def do_notify():
             s = notify(con, cfg)
-            failures = sum(d.failures for d in s.destinations)
+            result.undelivered = s.undelivered
             out = {"message": "; ".join(s.lines()), "alerts_sent": s.alerts_sent, "destinations": s.as_dict()}
-            if failures:
+            if s.undelivered:
+                out["status"] = "undelivered"
+            elif any(d.failures for d in s.destinations):
                 # delivery failures are retried next run: reported, not a failed job
                 out["status"] = "retrying"
             return out
@@ -109,13 +119,22 @@ def run_job(cfg, db: str, log: StageLog, today: dt.date | None = None) -> JobRes
         con.close()
     by_stage = {st["stage"]: st for st in result.stages}
     failed = [st["stage"] for st in result.stages if st["status"] == "failed"]
+    records = by_stage.get("ingest", {}).get("records_loaded", 0)
+    sent = by_stage.get("notify", {}).get("alerts_sent", 0)
+    new = len(result.new_alerts)
+    message = (
+        f"{records} records loaded, {new} new alert{'' if new == 1 else 's'}, "
+        f"{sent} {'delivery' if sent == 1 else 'deliveries'}"
+    )
+    if failed:
+        message += f"; failed: {', '.join(failed)}"
+    if result.undelivered:
+        message += f"; alerts not delivered: {'; '.join(result.undelivered)}"
     log.emit(
         {
             "stage": "summary",
-            "status": "failed" if failed else "ok",
-            "message": f"{by_stage.get('ingest', {}).get('records_loaded', 0)} records loaded, "
-            f"{len(result.new_alerts)} new alerts, {by_stage.get('notify', {}).get('alerts_sent', 0)} deliveries"
-            + (f"; failed: {', '.join(failed)}" if failed else ""),
+            "status": "failed" if failed else "undelivered" if result.undelivered else "ok",
+            "message": message,
             "seconds": round(sum(st["seconds"] for st in result.stages), 3),
         }
     )

@@ -1,4 +1,8 @@
-"""Printing query results and alerts as table, csv, json or jsonl."""
+"""Printing query results and alerts as table, csv, json or jsonl.
+
+The table is for a terminal: log values are made visible (pipeline.text). csv, json and
+jsonl are for programs and stay exact.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import decimal
 import json
 import sys
 import uuid
+
+from pipeline.text import visible
 
 FORMATS = ["table", "csv", "json", "jsonl"]
 
@@ -68,5 +74,5 @@ def write_rows(columns: list[str], rows: list[tuple], fmt: str, out=None, max_wi
 
 
 def _clip(s: str, n: int) -> str:
-    s = s.replace("\n", "\\n").replace("\r", "\\r")
-    return s if len(s) <= n else s[: n - 1] + "…"
+    # a table is for eyes on a terminal: hidden characters escaped, long values clipped
+    return visible(s, n - 1) if len(s) > n else visible(s)

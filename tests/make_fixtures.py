@@ -65,7 +65,9 @@ def at(day, hour=10, minute=0):
     return T0 + timedelta(days=day, hours=hour, minutes=minute)
 
 
-def case(detector, name, description, records, expect, config=None):
+def case(detector, name, description, records, expect, config=None, files=None):
+    """`files` (key -> records) are written as log files of their own, for cases that are about
+    the files themselves (their keys' times); `records` all go into one file."""
     path = OUT / detector / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     head = {"description": description, "config": {**BASE_CONFIG, **(config or {})}, "expect": expect}
@@ -74,6 +76,18 @@ def case(detector, name, description, records, expect, config=None):
     lines += [
         json.dumps(r, separators=(",", ":")) + ("," if i < len(recs) - 1 else "") for i, r in enumerate(recs)
     ]
+    if files:
+        lines.append('],\n "Files": {')
+        keys = sorted(files)
+        lines += [
+            json.dumps(k)
+            + ":"
+            + json.dumps(files[k], separators=(",", ":"))
+            + ("," if i < len(keys) - 1 else "")
+            for i, k in enumerate(keys)
+        ]
+        path.write_text("\n".join(lines) + "\n}}\n")
+        return
     path.write_text("\n".join(lines) + "\n]}\n")  # one record per line: readable diffs
 
 
@@ -490,6 +504,309 @@ def assume_role_volume_spike():
     )
 
 
+def trail_tampering():
+    d = "trail_tampering"
+    rng = random.Random(29)
+    admin = synth.assumed_role_identity(PROD, "Admin", "mallory", "ASIAMALLORYEXAMPLE01")
+    trail_arn = f"arn:aws:cloudtrail:us-east-1:{PROD}:trail/org-trail"
+    bucket = "org-trail-bucket"
+
+    def call(name, params, source="cloudtrail.amazonaws.com", error=None, minute=0):
+        return synth.api_call(
+            at(3, 14, minute), admin, source, name, PROD, "us-east-1", "203.0.113.50", UA, params,
+            read_only=False, error_code=error, rng=rng,
+        )  # fmt: skip
+
+    def one(name, description, records, expect, config=None):
+        case(d, name, description, records, expect, config)
+
+    one(
+        "stop_logging",
+        "StopLogging on the organization trail by an assumed Admin role (as in Stratus Red Team).",
+        [call("StopLogging", {"name": trail_arn})],
+        [
+            {
+                "severity": "critical",
+                "account_id": PROD,
+                "session_name": "mallory",
+                "details.reduction": "logging stopped",
+            }
+        ],
+    )
+    one(
+        "delete_trail",
+        "DeleteTrail, as in Panther's and Stratus Red Team's samples.",
+        [call("DeleteTrail", {"name": "org-trail"})],
+        [{"severity": "critical", "details.trail": "org-trail", "details.reduction": "trail deleted"}],
+    )
+    one(
+        "stop_logging_denied",
+        "A StopLogging attempt that was denied changed nothing.",
+        [call("StopLogging", {"name": trail_arn}, error="AccessDenied")],
+        [],
+    )
+    one(
+        "update_trail_single_region_without_validation",
+        "UpdateTrail turns off multi-region logging and log file validation.",
+        [
+            call(
+                "UpdateTrail",
+                {"name": "org-trail", "isMultiRegionTrail": False, "enableLogFileValidation": False},
+            )
+        ],
+        [
+            {
+                "severity": "high",
+                "details.reduction": "multi-region logging turned off, log file validation turned off",
+            }
+        ],
+    )
+    one(
+        "update_trail_new_bucket",
+        "UpdateTrail sends the logs to another bucket.",
+        [call("UpdateTrail", {"name": "org-trail", "s3BucketName": "attacker-logs"})],
+        [{"severity": "high", "details.reduction": "logs sent to bucket attacker-logs"}],
+    )
+    one(
+        "update_trail_that_keeps_coverage",
+        "UpdateTrail that turns validation on and keeps the trail multi-region.",
+        [
+            call(
+                "UpdateTrail",
+                {"name": "org-trail", "isMultiRegionTrail": True, "enableLogFileValidation": True},
+            )
+        ],
+        [],
+    )
+    data_only = {
+        "trailName": "org-trail",
+        "eventSelectors": [
+            {
+                "readWriteType": "ReadOnly",
+                "includeManagementEvents": False,
+                "dataResources": [{"type": "AWS::S3::Object", "values": []}],
+                "excludeManagementEventSources": [],
+            }
+        ],
+    }
+    one(
+        "event_selectors_exclude_management_events",
+        "PutEventSelectors without management events, read-only (the Stratus Red Team technique).",
+        [call("PutEventSelectors", data_only)],
+        [
+            {
+                "severity": "high",
+                "details.reduction": "management events excluded, only read-only or write-only events",
+            }
+        ],
+    )
+    full = {
+        "trailName": "org-trail",
+        "eventSelectors": [
+            {
+                "readWriteType": "All",
+                "includeManagementEvents": True,
+                "dataResources": [],
+                "excludeManagementEventSources": [],
+            }
+        ],
+    }
+    one(
+        "event_selectors_all_management_events",
+        "PutEventSelectors keeping every management event.",
+        [call("PutEventSelectors", full)],
+        [],
+    )
+    one(
+        "event_selectors_excluding_kms",
+        "PutEventSelectors that drops KMS management events.",
+        [
+            call(
+                "PutEventSelectors",
+                {
+                    **full,
+                    "eventSelectors": [
+                        {**full["eventSelectors"][0], "excludeManagementEventSources": ["kms.amazonaws.com"]}
+                    ],
+                },
+            )
+        ],
+        [{"details.reduction": "management event sources excluded"}],
+    )
+    advanced_data = {
+        "trailName": "org-trail",
+        "advancedEventSelectors": [
+            {"name": "S3 only", "fieldSelectors": [
+                {"field": "eventCategory", "equals": ["Data"]}, {"field": "resources.type", "equals": ["AWS::S3::Object"]},
+            ]}
+        ],
+    }  # fmt: skip
+    one(
+        "advanced_selectors_without_management",
+        "Advanced event selectors that log S3 data events only.",
+        [call("PutEventSelectors", advanced_data)],
+        [{"details.reduction": "advanced selectors without management events"}],
+    )
+    advanced_mgmt = {
+        "trailName": "org-trail",
+        "advancedEventSelectors": [
+            {"name": "Management", "fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]}]}
+        ],
+    }
+    one(
+        "advanced_selectors_with_management",
+        "Advanced event selectors that keep every management event.",
+        [call("PutEventSelectors", advanced_mgmt)],
+        [],
+    )
+    one(
+        "insight_selectors_removed",
+        "PutInsightSelectors with an empty list turns Insights off.",
+        [call("PutInsightSelectors", {"trailName": "org-trail", "insightSelectors": []})],
+        [{"severity": "high", "details.reduction": "Insights turned off"}],
+    )
+    one(
+        "insight_selectors_added",
+        "PutInsightSelectors that turns on API call rate Insights.",
+        [
+            call(
+                "PutInsightSelectors",
+                {"trailName": "org-trail", "insightSelectors": [{"insightType": "ApiCallRateInsight"}]},
+            )
+        ],
+        [],
+    )
+    lifecycle = {
+        "bucketName": bucket,
+        "Host": f"{bucket}.s3.us-east-1.amazonaws.com",
+        "LifecycleConfiguration": {"Rule": {"ID": "nuke", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}},
+        "lifecycle": "",
+    }  # fmt: skip
+    trail_bucket = {"detectors": {d: {"trail_buckets": [bucket]}}}
+    one(
+        "lifecycle_on_trail_bucket",
+        "A one-day expiration rule on the trail bucket named in config (as in Panther's sample).",
+        [call("PutBucketLifecycle", lifecycle, source="s3.amazonaws.com")],
+        [
+            {
+                "severity": "high",
+                "details.bucket": bucket,
+                "details.reduction": "lifecycle rule put on the trail bucket",
+            }
+        ],
+        config=trail_bucket,
+    )
+    one(
+        "lifecycle_on_other_bucket",
+        "The same rule on a bucket that is not a trail bucket.",
+        [
+            call(
+                "PutBucketLifecycle", {**lifecycle, "bucketName": "scratch-bucket"}, source="s3.amazonaws.com"
+            )
+        ],
+        [],
+        config=trail_bucket,
+    )
+    one(
+        "lifecycle_without_trail_buckets_configured",
+        "Without trail_buckets the detector cannot know which bucket is the trail's.",
+        [call("PutBucketLifecycle", lifecycle, source="s3.amazonaws.com")],
+        [],
+    )
+    one(
+        "bucket_policy_deleted",
+        "DeleteBucketPolicy on the trail bucket: CloudTrail can no longer write to it.",
+        [
+            call(
+                "DeleteBucketPolicy",
+                {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", "policy": ""},
+                source="s3.amazonaws.com",
+            )
+        ],
+        [{"severity": "high", "details.reduction": "trail bucket policy deleted"}],
+        config=trail_bucket,
+    )
+
+
+def trail_delivery_gap():
+    d = "trail_delivery_gap"
+    rng = random.Random(31)
+    who = user("ci-bot")
+
+    def stream(account, region, hours, every=2, skip=()):
+        """One log file every `every` hours over `hours` hours from T0, except the hours in `skip`."""
+        return files_at(account, region, [h for h in range(0, hours, every) if h not in skip])
+
+    def files_at(account, region, hours):
+        files = {}
+        for h in hours:
+            t = T0 + timedelta(hours=h)
+            key = (
+                f"AWSLogs/{account}/CloudTrail/{region}/{t:%Y/%m/%d}/"
+                f"{account}_CloudTrail_{region}_{t:%Y%m%dT%H%M}Z_{rng.getrandbits(64):016X}.json.gz"
+            )
+            rec = synth.api_call(
+                t + timedelta(minutes=1), who, "ec2.amazonaws.com", "DescribeInstances", account, region,
+                CORP_IP, UA, rng=rng,
+            )  # fmt: skip
+            files[key] = [rec]
+        return files
+
+    day8 = 8 * 24
+    gap = set(range(day8 + 10, day8 + 16))  # no files 10:00-15:59 on day 8: 08:00 -> 16:00
+    case(
+        d,
+        "stream_stops_for_eight_hours",
+        "A file every 2 hours for 9 days, then none from 08:00 to 16:00 on day 8.",
+        [],
+        [
+            {
+                "severity": "high",
+                "account_id": PROD,
+                "details.region": "us-east-1",
+                "details.gap_minutes": 480,
+                "details.usual_longest_gap_minutes": 120,
+                "details.still_open": False,
+            }
+        ],
+        files=stream(PROD, "us-east-1", 9 * 24, skip=gap),
+    )
+    case(
+        d,
+        "regular_stream",
+        "A file every 2 hours for 9 days: no gap longer than usual.",
+        [],
+        [],
+        files=stream(PROD, "us-east-1", 9 * 24),
+    )
+    case(
+        d,
+        "quiet_stream_within_its_usual_gaps",
+        "A file every 6 hours, and once 8 hours of quiet: within 1.5 times its usual 6.",
+        [],
+        [],
+        # every 6 hours, but the file due at 06:00 on day 8 comes at 08:00: spells of 8 and 4 hours
+        files=files_at(PROD, "eu-west-1", [h + 2 * (h == day8 + 6) for h in range(0, 9 * 24, 6)]),
+    )
+    case(
+        d,
+        "gap_without_enough_history",
+        "A stream only 3 days old stops for 8 hours: too little history to know its usual gap.",
+        [],
+        [],
+        files=stream(PROD, "us-east-1", 5 * 24, skip=set(range(3 * 24 + 10, 3 * 24 + 16))),
+    )
+    open_gap = stream(PROD, "us-east-1", 9 * 24) | stream(CI, "eu-west-1", day8 + 12)
+    case(
+        d,
+        "stream_silent_while_others_deliver",
+        "111111111111 eu-west-1 delivers nothing after 10:00 on day 8 while another stream goes on.",
+        [],
+        [{"account_id": CI, "details.region": "eu-west-1", "details.still_open": True}],
+        files=open_gap,
+    )
+
+
 def main():
     for make in (
         missing_source_identity,
@@ -498,6 +815,8 @@ def main():
         new_caller_account,
         novel_session_name,
         assume_role_volume_spike,
+        trail_tampering,
+        trail_delivery_gap,
     ):
         make()
     print(f"wrote {sum(1 for _ in OUT.glob('*/*.json'))} case files under {OUT}")

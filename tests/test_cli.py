@@ -7,6 +7,7 @@ import re
 from click.testing import CliRunner
 from conftest import ROOT, roletrail
 
+from detectors.registry import all_detectors
 from pipeline import config as config_mod
 from pipeline.cli import main
 
@@ -41,7 +42,10 @@ def test_readme_config_is_valid(tmp_path):
 def test_detectors_command_lists_all(tmp_path):
     out = roletrail("detectors", "--format", "csv", check=True).stdout
     ids = [line.split(",")[0] for line in out.splitlines()[1:]]
-    assert ids == sorted(ids) and len(ids) == 6
+    assert ids == sorted(ids) == sorted(d.id for d in all_detectors())
+    table = roletrail("detectors", check=True).stdout
+    # every parameter is listed with its default and bounds
+    assert "access_denied_cluster.min_events = 5, 2 to 1000:" in table
 
 
 def test_bad_config_is_one_line(tmp_path):

@@ -23,8 +23,12 @@ CASES = [p for p in CASES if p.parent.name in {d.id for d in DETECTORS}]
 NOW = dt.datetime(2024, 6, 1)
 
 
-def load_records(db: str, root: Path, records: list[dict]) -> None:
-    write(root, ct_key(suffix="case"), log_bytes(records))
+def load_records(db: str, root: Path, records: list[dict], files: dict | None = None) -> None:
+    """The records as one log file, and each of `files` (key -> records) as a file of its own."""
+    if records:
+        write(root, ct_key(suffix="case"), log_bytes(records))
+    for key, recs in (files or {}).items():
+        write(root, key, log_bytes(recs))
     con = store.connect(db)
     try:
         ingest(con, str(root), progress=Progress(enabled=False))
@@ -114,7 +118,7 @@ def test_parameters_are_bound_never_formatted():
 def test_fixture_case(path, tmp_path, db):
     doc = json.loads(path.read_text())
     cfg = config_mod.Config.model_validate(doc["config"])
-    load_records(db, tmp_path / "src", doc["Records"])
+    load_records(db, tmp_path / "src", doc["Records"], doc.get("Files"))
     run_detect(db, cfg)
     got = alerts(db, path.parent.name)
     expected = doc["expect"]
@@ -227,20 +231,58 @@ def test_real_corpus_findings_are_the_expected_ones(db):
     con.close()
     cfg = config_mod.Config.model_validate({"network": {"known_cidrs": ["198.51.100.0/24"]}})
     run_detect(db, cfg)
-    found = sorted((a["detector"], a["role_arn"], a["source_ip"]) for a in alerts(db))
+    found = sorted(
+        ((a["detector"], a["role_arn"], a["source_ip"]) for a in alerts(db)),
+        key=lambda f: tuple(x or "" for x in f),
+    )
     assert found == [
+        # trail_tampering: each sample of a trail being stopped, deleted or narrowed, successful;
+        # the failed and coverage-keeping samples next to them (Panther's negatives, denied
+        # attempts) and the lifecycle samples (no trail_buckets configured here) stay quiet.
+        # Stratus Red Team's stopped, deleted and selector-narrowed trails (no session issuer):
+        ("trail_tampering", None, "08.1.250.216"),
+        ("trail_tampering", None, "10.0.0.1"),  # Panther: UpdateTrail isMultiRegionTrail false
+        ("trail_tampering", None, "221.254.191.250"),
+        ("trail_tampering", None, "86.245.153.234"),
+        # Panther: DeleteTrail, StopLogging, PutEventSelectors without management events
+        (
+            "trail_tampering",
+            "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/us-west-2/SampleRole",
+            "1.2.3.4",
+        ),
+        ("trail_tampering", "arn:aws:iam::123456789012:role/example-role", "111.111.111.111"),
+        ("trail_tampering", "arn:aws:iam::123456789012:role/tester", "111.111.111.111"),
         # the IAM user guide's cross-account example pair (JohnDoe, 777788889999 -> 111122223333)
         # comes from 192.0.2.101, outside the known CIDRs given here: both copies make one alert
         ("unknown_source_ip", "arn:aws:iam::111122223333:role/EC2-dev", "192.0.2.101"),
     ]
 
 
-def test_views_and_detectors_transpile_to_trino_and_spark():
-    import sqlglot
+def test_delivery_gap_is_one_alert_from_open_to_closed(tmp_path, db):
+    """A stream falls silent (an open gap), stays silent over the next run, then delivers again:
+    one alert throughout, its end moving with each run."""
+    doc = json.loads(
+        (FIXTURES / "trail_delivery_gap" / "stream_silent_while_others_deliver.json").read_text()
+    )
+    cfg = config_mod.Config.model_validate(doc["config"])
+    files = doc["Files"]
+    cut = "20240509T1600Z"  # day 8, 16:00
 
-    texts = {f"sql/{n}": store.sql_text(n) for n in store.view_names()}
-    texts |= {f"detectors/{d.id}": d.sql for d in DETECTORS}
-    for name, text in texts.items():
-        for dialect in ("trino", "spark"):
-            out = sqlglot.transpile(text, read="duckdb", write=dialect)
-            assert out and out[0].strip(), (name, dialect)
+    def stamp(key):
+        return re.search(r"_(\d{8}T\d{4}Z)_", key)[1]
+
+    load_records(db, tmp_path / "a", [], {k: v for k, v in files.items() if stamp(k) < cut})
+    [first] = run_detect(db, cfg).new_alerts
+    assert json.loads(first["details"])["still_open"] and first["last_seen"] == dt.datetime(2024, 5, 9, 14, 0)
+    load_records(db, tmp_path / "b", [], {k: v for k, v in files.items() if stamp(k) >= cut})
+    assert run_detect(db, cfg).new_alerts == []
+    # the silent stream delivers again at 23:00, an hour after the other stream's last file
+    silent = sorted(k for k in files if "/eu-west-1/" in k)[-1]
+    back = silent.replace(stamp(silent), "20240509T2300Z")
+    rec = dict(files[silent][0], eventTime="2024-05-09T23:01:00Z", eventID="back-again")
+    load_records(db, tmp_path / "c", [], {back: [rec]})
+    assert run_detect(db, cfg).new_alerts == []
+    [alert] = alerts(db, "trail_delivery_gap")
+    details = json.loads(alert["details"])
+    assert alert["alert_id"] == first["alert_id"] and not details["still_open"]
+    assert alert["last_seen"] == dt.datetime(2024, 5, 9, 23, 0) and details["next_file"].endswith(back)

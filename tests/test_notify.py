@@ -2,106 +2,57 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import importlib
 import json
 import logging
+import shlex
 import socket
-import sys
-import types
+from pathlib import Path
 
 import pytest
+from conftest import roletrail
+from outbox_kit import NOW, config, deliveries, insert_alert, open_store
 
-from pipeline import notify as notify_mod
-from pipeline import store
-from pipeline.config import Config
-from pipeline.notify import Email, Slack, notify
+import pipeline.notify as notify_pkg
+from detectors import registry as detector_registry
+from detectors.base import SEVERITIES
+from pipeline.config import Config, Strict
+from pipeline.notify import Notifier, notify, outbox, registry
+from pipeline.notify.base import Misconfigured
+from pipeline.notify.email import EmailConfig, EmailNotifier
+from pipeline.notify.slack import SlackConfig, escape
+from pipeline.notify.text import clean
 
-NOW = dt.datetime(2024, 5, 1, 12, 0, 0)
 # fixtures slack_webhook, smtp_server, smtp_server_factory (tests/servers.py)
 pytest_plugins = ["servers"]
-# aiosmtpd warns about AUTH without TLS: intended here, on loopback
-pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+pytestmark = [
+    pytest.mark.usefixtures("no_proxy"),
+    # aiosmtpd warns about AUTH without TLS: intended here, on loopback
+    pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS"),
+]
 
 HOOK_ENV = "ROLETRAIL_SLACK_WEBHOOK"
 SECRET_TOKEN = "SECRETTOKEN123"
 SMTP_USER, SMTP_PASSWORD = "roletrail-bot", "pw-Very-Secret-42"
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    # urllib honours *_proxy variables: make sure the webhook requests stay on loopback
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-
-
 @pytest.fixture
 def con(tmp_path):
-    c = store.connect(tmp_path / "notify.duckdb")
-    store.init_db(c)
+    c = open_store(tmp_path / "notify.duckdb")
     yield c
     c.close()
 
 
-def insert_alert(con, alert_id: str, **fields) -> None:
-    """An alert row as the detectors would write it; any column can be overridden."""
-    row = {
-        "alert_id": alert_id,
-        "detector": "cross_account_new_caller",
-        "severity": "high",
-        "title": "New caller account for role",
-        "role_arn": "arn:aws:iam::222222222222:role/Deploy",
-        "account_id": "222222222222",
-        "caller_account": "111111111111",
-        "caller_arn": "arn:aws:iam::111111111111:user/alice",
-        "source_ip": "203.0.113.9",
-        "session_name": "alice-session",
-        "source_identity": "alice@example.com",
-        "user_agent": "aws-cli/2.15.0",
-        "first_seen": dt.datetime(2024, 5, 1, 10, 0, 0),
-        "last_seen": dt.datetime(2024, 5, 1, 10, 5, 0),
-        "event_count": 2,
-        "event_ids": [f"ev-{alert_id}-1", f"ev-{alert_id}-2"],
-        "details": json.dumps({"why": "test"}),
-        "status": "open",
-        "suppression_reason": None,
-        "created_at": dt.datetime(2024, 5, 1, 11, 0, 0),
-        "updated_at": dt.datetime(2024, 5, 1, 11, 0, 0),
-        "run_id": "run-1",
-    }
-    row.update(fields)
-    cols = ", ".join(row)
-    con.execute(f"insert into alerts ({cols}) values ({', '.join('$' + k for k in row)})", row)
+def slack_cfg(**kw) -> SlackConfig:
+    return SlackConfig(webhook_url_env=HOOK_ENV, **kw)
 
 
-def deliveries(con, destination=None) -> list[dict]:
-    sql = "select * from alert_deliveries"
-    params = {}
-    if destination:
-        sql += " where destination = $d"
-        params = {"d": destination}
-    cur = con.execute(sql + " order by destination, alert_id", params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
-def slack_cfg(**kw) -> Slack:
-    return Slack(webhook_url_env=HOOK_ENV, **kw)
-
-
-def email_cfg(server, **kw) -> Email:
+def email_cfg(server, **kw) -> EmailConfig:
     base = dict(smtp_host=server.host, smtp_port=server.port, starttls=False, to=["secops@example.com"])
     base.update(kw)
-    return Email(**{"from": "roletrail@example.com"}, **base)
-
-
-def config(slack=None, email=None, max_attempts=20) -> Config:
-    return Config.model_validate({"notify": {"max_attempts": max_attempts}}).model_copy(
-        update={
-            "notify": Config.model_fields["notify"].annotation(
-                slack=slack, email=email, max_attempts=max_attempts
-            )
-        }
-    )
+    return EmailConfig(**{"from": "roletrail@example.com"}, **base)
 
 
 def section_blocks(payload) -> list[dict]:
@@ -291,7 +242,7 @@ def test_backoff_doubles_then_gives_up_and_can_be_retried(con, slack_webhook):
 
 
 def test_backoff_is_capped_at_one_hour():
-    assert [notify_mod.backoff_seconds(n) for n in (1, 2, 3, 6, 7, 30)] == [60, 120, 240, 1920, 3600, 3600]
+    assert [outbox.backoff_seconds(n) for n in (1, 2, 3, 6, 7, 30)] == [60, 120, 240, 1920, 3600, 3600]
 
 
 def test_client_error_is_recorded_and_retried(con, slack_webhook):
@@ -300,7 +251,9 @@ def test_client_error_is_recorded_and_retried(con, slack_webhook):
     cfg = config(slack=slack_cfg())
     notify(con, cfg, now=NOW, env={HOOK_ENV: slack_webhook.url()})
     (row,) = deliveries(con)
-    assert row["status"] == "pending" and row["last_error"] == "Slack webhook: HTTP 404 Not Found: no_service"
+    assert (
+        row["status"] == "pending" and row["last_error"] == "Slack webhook: HTTP 404: Not Found: no_service"
+    )
 
 
 def test_timeout_is_retried(con):
@@ -319,7 +272,7 @@ def test_crash_between_send_and_record_sends_again_never_loses(con, slack_webhoo
     insert_alert(con, "a1")
     cfg = config(slack=slack_cfg())
     env = {HOOK_ENV: slack_webhook.url()}
-    real = notify_mod._transaction
+    real = outbox.transaction
     calls = []
 
     def crash_on_record(c, fn):
@@ -328,10 +281,10 @@ def test_crash_between_send_and_record_sends_again_never_loses(con, slack_webhoo
             raise KeyboardInterrupt
         return real(c, fn)
 
-    monkeypatch.setattr(notify_mod, "_transaction", crash_on_record)
+    monkeypatch.setattr(outbox, "transaction", crash_on_record)
     with pytest.raises(KeyboardInterrupt):
         notify(con, cfg, now=NOW, env=env)
-    monkeypatch.setattr(notify_mod, "_transaction", real)
+    monkeypatch.setattr(outbox, "transaction", real)
     assert len(slack_webhook.requests) == 1 and deliveries(con)[0]["status"] == "pending"
 
     notify(con, cfg, now=NOW + dt.timedelta(minutes=15), env=env)
@@ -342,7 +295,7 @@ def test_crash_between_send_and_record_sends_again_never_loses(con, slack_webhoo
 # --------------------------------------------------------------------------- digests
 
 
-def test_slack_digest_caps_alerts_and_counts_the_rest(con, slack_webhook):
+def test_slack_digest_caps_alerts_and_counts_the_rest(con, slack_webhook, tmp_path):
     for i in range(30):
         insert_alert(
             con, f"a{i:02d}", severity="low" if i else "critical", first_seen=NOW - dt.timedelta(minutes=i)
@@ -355,15 +308,21 @@ def test_slack_digest_caps_alerts_and_counts_the_rest(con, slack_webhook):
     assert len(sections) == 10
     assert "CRITICAL" in sections[0]["text"]["text"]  # most severe first
     rest = payload["blocks"][-1]["text"]["text"]
-    assert rest.startswith("… and 20 more alerts: roletrail sql ")
-    assert "d.destination = 'slack' and d.delivered_at = '2024-05-01 12:00:00'" in rest
+    assert rest.startswith("… and 20 more alerts: `roletrail sql -p destination slack ") and rest.endswith(
+        "`"
+    )
+    assert "-p delivered_at '2024-05-01 12:00:00'" in rest
+    assert "'slack'" not in rest and "'2024" not in rest.split("'select", 1)[1]  # values are parameters
     assert payload["text"] == "roletrail: 30 new alerts (1 critical, 29 low)"
     assert all(r["status"] == "delivered" for r in deliveries(con)) and len(deliveries(con)) == 30
     assert summary.get("slack").alerts_sent == 30 and summary.get("slack").messages_sent == 1
 
-    # the query in the message finds exactly the alerts of that digest
-    query = rest.split("roletrail sql ", 1)[1].strip('"')
-    assert len(con.execute(query).fetchall()) == 30
+    # the command in the message, as a shell splits it, finds exactly the alerts of that digest
+    words = shlex.split(rest.split(": ", 1)[1].strip("`"))
+    assert words[:2] == ["roletrail", "sql"]
+    con.close()
+    proc = roletrail(*words[1:], "--format", "json", "--db", tmp_path / "notify.duckdb", check=True)
+    assert len(json.loads(proc.stdout)) == 30
 
 
 def test_slack_message_never_exceeds_50_blocks(con, slack_webhook):
@@ -381,15 +340,7 @@ def test_slack_message_never_exceeds_50_blocks(con, slack_webhook):
         assert len(s["text"]["text"]) <= 3000
 
 
-def test_slack_block_content(con, slack_webhook, monkeypatch):
-    import detectors
-
-    fake = types.ModuleType("detectors.registry")
-    fake.get = lambda d: types.SimpleNamespace(
-        title="t", runbook=("Ask the owner of <role> whether this was planned", "b")
-    )
-    monkeypatch.setitem(sys.modules, "detectors.registry", fake)
-    monkeypatch.setattr(detectors, "registry", fake, raising=False)
+def test_slack_block_content(con, slack_webhook):
     insert_alert(con, "a1", event_ids=["3f1a-event"])
     notify(con, config(slack=slack_cfg()), now=NOW, env={HOOK_ENV: slack_webhook.url()})
     (section,) = section_blocks(slack_webhook.requests[0].json())
@@ -400,9 +351,10 @@ def test_slack_block_content(con, slack_webhook, monkeypatch):
     assert fields["Session name"] == "`alice-session`"
     assert fields["Source identity"] == "`alice@example.com`"
     assert fields["Seen"] == "2024-05-01 10:00:00 UTC – 2024-05-01 10:05:00 UTC (2 events)"
-    assert fields["Runbook"] == "Ask the owner of &lt;role&gt; whether this was planned"
+    runbook = detector_registry.get("new_caller_account").runbook[0]
+    assert fields["Runbook"] == escape(clean(runbook, 500)) and len(runbook) > 10
     assert fields["Investigate"] == "`roletrail chain 3f1a-event`"
-    assert fields["Detector"] == "`cross_account_new_caller`"
+    assert fields["Detector"] == "`new_caller_account`"
     assert "*HIGH*" in section["text"]["text"]
 
 
@@ -626,3 +578,125 @@ def test_missing_webhook_env_is_a_clear_error_and_email_still_goes(con, smtp_ser
     assert "environment variable ROLETRAIL_SLACK_WEBHOOK is not set" in rows["slack"]["last_error"]
     assert rows["email"]["status"] == "delivered"
     assert "ROLETRAIL_SLACK_WEBHOOK is not set" in summary.lines()[0]
+
+
+# --------------------------------------------------------------------------- hostile session name
+
+HOSTILE = "x\r\nBcc: evil@example.com\x1b[2J<b>&<@U123>"
+SHOWN = "x\\r\\nBcc: evil@example.com\\x1b[2J<b>&<@U123>"  # control characters made visible
+
+
+def test_hostile_session_name_reaches_slack_escaped(con, slack_webhook):
+    insert_alert(con, "a1", session_name=HOSTILE)
+    notify(con, config(slack=slack_cfg()), now=NOW, env={HOOK_ENV: slack_webhook.url()})
+    raw = slack_webhook.requests[0].body
+    text = all_block_text(json.loads(raw))
+    (section,) = section_blocks(json.loads(raw))
+    session = next(f["text"] for f in section["fields"] if f["text"].startswith("*Session name*"))
+    assert session == "*Session name*\n`" + escape(SHOWN) + "`"
+    assert "&lt;@U123&gt;" in session and "&lt;b&gt;&amp;" in session
+    assert "<@U123>" not in text and "<b>" not in text  # cannot mention or format
+    assert "\x1b" not in text and "\r" not in text and "Bcc: evil@example.com\n" not in text
+
+
+def test_hostile_session_name_reaches_email_without_injection(con, smtp_server):
+    insert_alert(con, "a1", session_name=HOSTILE)
+    notify(con, config(email=email_cfg(smtp_server)), now=NOW, env={})
+    (mail,) = smtp_server.wait_for(1)
+    assert mail.rcpt_tos == ["secops@example.com"] and mail.message["Bcc"] is None
+    assert b"\x1b" not in mail.data and b"evil@example.com" not in mail.data.split(b"\r\n\r\n", 1)[0]
+    page, text = html_part(mail.message), text_part(mail.message)
+    assert "<code>x\\r\\nBcc: evil@example.com\\x1b[2J&lt;b&gt;&amp;&lt;@U123&gt;</code>" in page
+    assert "<b>" not in page and "<@U123>" not in page
+    assert f"  Session name:             {SHOWN}" in text.splitlines()  # plain text: as it is, one line
+
+
+# --------------------------------------------------------------------------- plaintext login
+
+
+def test_plaintext_login_to_a_remote_host_is_refused(con):
+    insert_alert(con, "a1")
+    remote = EmailConfig(smtp_host="smtp.example.com", starttls=False, username_env="U", password_env="P",
+                         to=["secops@example.com"], **{"from": "roletrail@example.com"})  # fmt: skip
+    summary = notify(con, config(email=remote), now=NOW, env={"U": SMTP_USER, "P": SMTP_PASSWORD})
+    result = summary.get("email")  # refused before connecting: smtp.example.com is never contacted
+    assert result.misconfigured and summary.undelivered == ["email is misconfigured"]
+    assert "password in clear text to smtp.example.com" in result.last_error
+    assert "allow_plaintext_auth = true" in result.last_error and SMTP_PASSWORD not in result.last_error
+    (row,) = deliveries(con)
+    assert row["status"] == "pending" and row["attempts"] == 0
+
+
+@pytest.mark.parametrize(
+    "host, tls, allowed",
+    [
+        ("smtp.example.com", {}, False),
+        ("10.0.0.1", {}, False),
+        ("127.0.0.1.example.com", {}, False),
+        ("smtp.example.com", {"allow_plaintext_auth": True}, True),
+        ("smtp.example.com", {"starttls": True}, True),
+        ("smtp.example.com", {"ssl": True}, True),
+        ("127.0.0.1", {}, True),
+        ("127.8.9.10", {}, True),
+        ("::1", {}, True),
+        ("[::1]", {}, True),
+        ("LocalHost.", {}, True),
+    ],
+)
+def test_plaintext_login_rule(host, tls, allowed):
+    settings = {"starttls": False, **tls}
+    cfg = EmailConfig(smtp_host=host, username_env="U", password_env="P", to=["secops@example.com"],
+                      **{"from": "roletrail@example.com"}, **settings)  # fmt: skip
+    notifier = EmailNotifier(cfg, {"U": SMTP_USER, "P": SMTP_PASSWORD})
+    if allowed:
+        notifier.check()
+    else:
+        with pytest.raises(Misconfigured, match="in clear text"):
+            notifier.check()
+    # without a password there is nothing to protect
+    EmailNotifier(cfg.model_copy(update={"username_env": None, "password_env": None}), {}).check()
+
+
+def test_retry_after_is_capped(con, slack_webhook):
+    insert_alert(con, "a1")
+    slack_webhook.fail_next(1, 429, retry_after=99999999)
+    notify(con, config(slack=slack_cfg()), now=NOW, env={HOOK_ENV: slack_webhook.url()})
+    assert deliveries(con)[0]["next_attempt_at"] == NOW + dt.timedelta(hours=1)
+
+
+# --------------------------------------------------------------------------- the seam
+
+SHARED_MODULES = ("__init__", "base", "digest", "http", "outbox", "secrets", "summary", "text")
+
+
+@pytest.mark.parametrize("name", sorted(registry.DESTINATIONS))
+def test_every_destination_keeps_the_contract(name):
+    cls = registry.notifier_class(name)
+    assert issubclass(cls.config_model, Strict)  # unknown keys in [notify.<name>] are errors
+    assert registry.config_models()[name] is cls.config_model
+    assert isinstance(cls(cls.config_model.model_construct(), {}), Notifier)
+    assert name in Config.model_fields["notify"].annotation.model_fields  # the config section exists
+    # every severity has its look in a destination that maps them
+    module = importlib.import_module(cls.__module__)
+    for table in ("EMOJI", "COLORS"):
+        if hasattr(module, table):
+            assert set(getattr(module, table)) == set(SEVERITIES)
+
+
+def test_shared_code_names_no_destination():
+    """Only registry.py and the destinations' own modules may name a destination."""
+    package = Path(notify_pkg.__file__).parent
+    for stem in SHARED_MODULES:
+        tree = ast.parse((package / f"{stem}.py").read_text())
+        named = {
+            n.value
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value in registry.DESTINATIONS
+        }
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} & {
+            f"pipeline.notify.{d}" for d in registry.DESTINATIONS
+        }
+        assert not named and not imported, (stem, named, imported)
+    assert set(SHARED_MODULES) | set(registry.DESTINATIONS) | {"registry"} == {
+        p.stem for p in package.glob("*.py")
+    }  # a new module is either shared (listed above) or a destination in the registry

@@ -6,17 +6,56 @@ import datetime as dt
 import html
 import json
 import re
+import unicodedata
+from html.parser import HTMLParser
+from importlib import resources
 
 import pytest
 from conftest import FIXTURES, ct_key, log_bytes, write
 
+from detectors.base import severity_rank
 from pipeline import config as config_mod
 from pipeline import detect, report, store
 from pipeline.ingest import Progress, ingest
+from pipeline.text import visible
 
 NOW = dt.datetime(2024, 6, 1)
-HOSTILE = "<script>alert(1)</script> <!channel> <http://evil.example|click>"
-HOSTILE_AGENT = '"><img src=x onerror=alert(2)>'
+# terminal escapes (clear screen, colour, window title, BEL), forged lines, a bidi override, markup
+CONTROL = '\x1b[2J\x1b[31mRED\x1b]0;pwned-title\x07 & "q" \u202eevil\r\nforged'
+HOSTILE = "<script>alert(1)</script> <!channel> <http://evil.example|click> " + CONTROL
+HOSTILE_AGENT = '"><img src=x onerror=alert(2)> ' + CONTROL
+HOSTILE_IDENTITY = "<b>x</b>@example.com\r\nBcc: evil@example.com " + CONTROL
+# every element the templates write: a log value that became markup would add another
+TEMPLATE_TAGS = {
+    "html", "head", "meta", "title", "style", "body", "header", "div", "h1", "h2", "h3", "h4", "section",
+    "nav", "a", "span", "table", "thead", "tbody", "tr", "th", "td", "p", "code", "article", "ol", "ul", "li",
+    "b", "footer", "svg", "line", "text", "g", "rect", "path",
+}  # fmt: skip
+
+
+class Page(HTMLParser):
+    """The page as a browser parses it: elements with their attributes, and the text it shows."""
+
+    def __init__(self, page: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.texts: list[str] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    handle_startendtag = handle_starttag
+
+    def handle_data(self, data):
+        self.texts.append(data)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.texts)
+
+    def attribute_values(self) -> list[str]:
+        return [v or "" for _, attrs in self.tags for v in attrs.values()]
 
 
 def case(name: str) -> dict:
@@ -28,6 +67,8 @@ def hostile_records() -> list[dict]:
     recs = case("unknown_source_ip/ipv4_outside_known")["Records"]
     for r in recs:
         r["requestParameters"]["roleSessionName"] = HOSTILE
+        r["requestParameters"]["sourceIdentity"] = HOSTILE_IDENTITY
+        r["responseElements"]["sourceIdentity"] = HOSTILE_IDENTITY
         r["userAgent"] = HOSTILE_AGENT
     return recs
 
@@ -86,8 +127,7 @@ def test_every_alert_is_in_the_report(built):
         assert f"roletrail chain {a['event_ids'][0]}" in alerts_html
     # grouped by severity, most severe first
     ranks = [
-        report.SEVERITY_RANK[s]
-        for s in re.findall(r'<h3 class="sev-heading"><span class="badge sev-(\w+)"', page)
+        severity_rank(s) for s in re.findall(r'<h3 class="sev-heading"><span class="badge sev-(\w+)"', page)
     ]
     assert ranks == sorted(ranks) and ranks
 
@@ -97,22 +137,42 @@ def test_runbook_and_false_positives_are_shown(built):
 
     alerts_html = section(built["page"], "alerts")
     det = get("unknown_source_ip")
-    assert report.with_code(det.runbook[1]) in alerts_html
-    assert html.escape(det.false_positives[0]) in alerts_html
+    shown = Page(alerts_html).text
+    for step in det.runbook + det.false_positives:
+        assert step.replace("`", "") in shown
+    code = re.findall(r"`([^`]+)`", " ".join(det.runbook))
+    assert code and all(f"<code>{html.escape(c, quote=False)}</code>" in alerts_html for c in code)
     assert all(t in alerts_html for t in det.attack)
 
 
-def test_hostile_values_are_escaped(built):
+def test_hostile_values_are_shown_as_text(built):
     page = built["page"]
     [alert] = [
         a for a in by_detector(built["alerts"], "unknown_source_ip") if HOSTILE in (a["session_name"] or "")
     ]
-    assert html.escape(HOSTILE, quote=True) in page  # shown, as text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    for raw in ("<script", "<!channel>", "<http://evil.example|click>", "<img", "onerror=alert(2)>"):
-        assert raw not in page, raw
-    assert html.escape(HOSTILE_AGENT, quote=True) in page
+    assert alert["user_agent"] == HOSTILE_AGENT and alert["source_identity"] == HOSTILE_IDENTITY
+    parsed = Page(page)
+    # no value became an element or an event handler ...
+    assert {tag for tag, _ in parsed.tags} <= TEMPLATE_TAGS
+    assert not [name for _, attrs in parsed.tags for name in attrs if name.startswith("on")]
+    # ... each is on the page as text, with its control characters made visible
+    for value in (HOSTILE, HOSTILE_AGENT, HOSTILE_IDENTITY):
+        assert visible(value) in parsed.text, value
+    assert "\\x1b[2J" in page and "\\u202eevil\\r\\nforged" in page
     assert alert["alert_id"] in page
+
+
+def test_no_control_characters_reach_the_page(built):
+    """A raw ESC, BEL, CR or bidi override would act on a terminal that shows the file (cat,
+    less -r) and reorder or hide what a reader sees; the page's own newlines are its only ones."""
+    page = built["page"]
+    raw = {
+        ch
+        for ch in page
+        if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") and ch != "\u200d"
+    }
+    assert not raw, sorted(map(hex, map(ord, raw)))
+    assert CONTROL not in Page(page).text  # the raw value is nowhere, not even decoded
 
 
 def test_no_network_fetches(built):
@@ -175,8 +235,9 @@ def test_chain_from_origin_to_last_hop(built):
     assert "arn:aws:iam::111111111111:user/alice" in card  # the origin identity
     assert card.index("origin") < card.index(">ReadOnlyAudit<") < card.index(">PlatformDeploy<")
     assert "2 hops" in card and "alice-deploy" in card and "alice@contractor.example" in card
-    # the hostile session's chain is drawn escaped
-    assert html.escape(HOSTILE, quote=True) in chains
+    # the hostile session's chain is drawn as text
+    assert visible(HOSTILE) in Page(chains).text
+    assert visible(HOSTILE_AGENT, 140) in Page(chains).text
 
 
 def test_ingestion_lists_the_quarantined_file(built):
@@ -204,6 +265,9 @@ def test_write_report(built, tmp_path):
     text = out.read_text()
     assert out.name == "report.html" and text.startswith("<!DOCTYPE html>")
     assert "<title>&lt;b&gt;weekly&lt;/b&gt;</title>" in text
+    # the stylesheet is the package's file, inlined as it is (no template syntax mangled it)
+    css = resources.files("pipeline.report").joinpath("report.css").read_text()
+    assert f"<style>{css}</style>" in text
     assert not list(out.parent.glob(".*tmp"))
 
 
@@ -217,8 +281,25 @@ def test_empty_database(tmp_path):
 
 def test_details_render_nested_and_escaped():
     out = report.render_details(
-        {"<k>": ["<v>", {"x": "<y>"}], "n": 1.5, "none": None, "many": list(range(100)), "ok": True}
+        {
+            "<k>": ["<v>", {"x": "<y>"}],
+            "n": 1.5,
+            "none": None,
+            "many": list(range(100)),
+            "ok": True,
+            "\x1b": "\x07",
+        }
     )
     assert "<k>" not in out and "<v>" not in out and "<y>" not in out
     assert "&lt;k&gt;" in out and "&lt;y&gt;" in out
     assert "70 more" in out and "null" in out and "true" in out
+    assert "\x1b" not in out and "\x07" not in out and "<th>\\x1b</th>" in out
+    assert {tag for tag, _ in Page(out).tags} == {"table", "tr", "th", "td", "span", "ol", "li"}
+
+
+def test_investigate_commands_are_one_shell_word():
+    """A copied `roletrail chain ID` runs nothing else, whatever the event id holds."""
+    from pipeline.report.render import ENV
+
+    out = ENV.from_string("{{ v|shell }}").render(v="x; rm -rf ~ $(id)\x1b")
+    assert html.unescape(out) == "'x; rm -rf ~ $(id)\\x1b'"

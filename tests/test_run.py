@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
 
 from conftest import FIXTURES, ct_key, log_bytes, roletrail
+from outbox_kit import insert_alert, open_store
 
+from pipeline import config as config_mod
 from pipeline import store
+from pipeline.job import StageLog, run_job
 
 # fixtures slack_webhook, smtp_server (tests/servers.py)
 pytest_plugins = ["servers"]
@@ -123,7 +128,14 @@ def test_overlapping_run_exits_without_touching_the_database(tmp_path, bucket, s
 def test_failed_stage_is_reported_and_later_stages_still_run(tmp_path, smtp_server):
     db = str(tmp_path / "job.duckdb")
     cfg = write_config(tmp_path, "no-such-bucket", smtp_server, db)
-    proc = roletrail("run", "--config", cfg, env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
+    # the webhook is configured (else notify reports a misconfiguration); no alert, so never contacted
+    hook = "http://127.0.0.1:9/services/T0/B0/unused"
+    proc = roletrail(
+        "run",
+        "--config",
+        cfg,
+        env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "ROLETRAIL_SLACK_WEBHOOK": hook},
+    )
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     stages = [json.loads(line) for line in lines[:-1]]
@@ -134,3 +146,23 @@ def test_failed_stage_is_reported_and_later_stages_still_run(tmp_path, smtp_serv
         ("summary", "failed"),
     ]
     assert lines[-1] == "roletrail: stage failed: ingest"
+
+
+def test_terminal_lines_are_sentences(tmp_path, slack_webhook, monkeypatch):
+    db = tmp_path / "job.duckdb"
+    con = open_store(db)
+    insert_alert(con, "a1")
+    con.close()
+    cfg_path = tmp_path / "roletrail.toml"
+    cfg_path.write_text('[notify.slack]\nwebhook_url_env = "ROLETRAIL_SLACK_WEBHOOK"\n')
+    monkeypatch.setenv("ROLETRAIL_SLACK_WEBHOOK", slack_webhook.url())
+    out = io.StringIO()
+    run_job(config_mod.load(cfg_path), str(db), StageLog(out, machine=False))
+    lines = out.getvalue().splitlines()
+    assert [line.split(": ")[1] for line in lines] == ["ingest", "detect", "notify", "summary"]
+    assert lines[0] == "run: ingest: skipped: no [source] uri in the config (0.0 s)"
+    assert re.fullmatch(r"run: notify: ok: slack: 1 alert delivered in 1 message \(\d+\.\d s\)", lines[2])
+    assert re.fullmatch(
+        r"run: summary: ok: 0 records loaded, 0 new alerts, 1 delivery \(\d+\.\d s\)", lines[3]
+    )
+    assert not re.search(r"[{}=]|'\w+': ", out.getvalue())  # no Python dict, no key=value dump

@@ -211,11 +211,27 @@ def test_corpus_iam_guide_pair_joins_into_one_row(db):
     assert n["n"] == n["with_role"] == 16
 
 
-def test_session_chain_performance_shape(tmp_path, db):
-    """chain finds a session by key through role_sessions: one lookup per hop."""
+class CountingConnection:
+    """A real DuckDB connection that counts the queries run through it."""
+
+    def __init__(self, con):
+        self.con, self.queries = con, 0
+
+    def execute(self, *args, **kwargs):
+        self.queries += 1
+        return self.con.execute(*args, **kwargs)
+
+
+def test_chain_costs_one_lookup_per_hop(tmp_path, db):
+    """chain climbs role_sessions by key: one indexed lookup per hop, plus the first match and
+    the records that issued the key and the last session's actions; never a scan that grows
+    with the history."""
     sso, hop2, hop3, action = three_hop_chain()
     load(db, tmp_path, sso.records + hop2.records + hop3.records + [action])
     con = store.connect(db, read_only=True)
-    c = chain.find(con, hop3.access_key_id)
+    for key, hops in ((hop3.access_key_id, 3), (hop2.access_key_id, 2), (sso.access_key_id, 1)):
+        counting = CountingConnection(con)
+        c = chain.find(counting, key)
+        assert c is not None and len(c.hops) == hops and c.matched == "access_key_id"
+        assert counting.queries == hops + 3, (key, counting.queries)
     con.close()
-    assert c is not None and len(c.hops) == 3 and c.matched == "access_key_id"

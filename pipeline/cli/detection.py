@@ -58,14 +58,34 @@ def detect(db, config_path, fmt, full, engine_name, lake_path):
 @click.command("detectors")
 @format_option
 def list_detectors(fmt):
-    """List the detectors: id, severity, ATT&CK techniques, description.
+    """List the detectors: id, severity, ATT&CK techniques, description, parameters.
+
+    Each parameter is shown with its default and bounds; set it in the config under
+    [detectors.<id>] (and `enabled = false` turns a detector off).
 
     Example: roletrail detectors --format json
     """
     from detectors.registry import all_detectors
 
-    rows = [(d.id, d.severity, ", ".join(d.attack), d.title, d.description) for d in all_detectors()]
+    def params(d):
+        return [
+            {"name": p.name, "default": list(p.default) if isinstance(p.default, tuple) else p.default,
+             "low": p.low, "high": p.high, "doc": p.doc}
+            for p in d.params
+        ]  # fmt: skip
+
+    dets = all_detectors()
+    if fmt != "table":
+        rows = [(d.id, d.severity, ", ".join(d.attack), d.title, d.description, params(d)) for d in dets]
+        output.write_rows(["id", "severity", "attack", "title", "description", "parameters"], rows, fmt)
+        return
+    rows = [(d.id, d.severity, ", ".join(d.attack), d.title, d.description) for d in dets]
     output.write_rows(["id", "severity", "attack", "title", "description"], rows, fmt, max_width=70)
+    click.echo("\nparameters ([detectors.<id>] in the config; every detector also takes enabled = false):")
+    for d in dets:
+        for p in params(d):
+            bounds = f", {p['low']:g} to {p['high']:g}" if p["low"] is not None else ""
+            click.echo(f"  {d.id}.{p['name']} = {p['default']!r}{bounds}: {p['doc']}")
 
 
 COMMANDS = [detect, list_detectors]

@@ -18,13 +18,15 @@ from pipeline.cli.options import _date, config_option, db_option
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
-    help="Concurrent fetches (default 16 for S3, 1 for a local folder).",
+    help="Concurrent fetches (default: the source's own, [source.<scheme>] workers: 16 for S3, 1 for a folder).",
 )
 def ingest(source, db, config_path, since, until, workers):
     """Load new CloudTrail log files from SOURCE into the database.
 
-    SOURCE is s3://bucket[/prefix], a local folder or one file. Objects already in
-    the manifest are not loaded again; bad files are quarantined with their reason.
+    SOURCE is s3://bucket[/prefix], a local folder or one file: CloudTrail log files, or
+    exports (one record per line, EventBridge events, `aws cloudtrail lookup-events` output).
+    Objects already in the manifest are not loaded again; bad files are quarantined with
+    their reason.
 
     Example: roletrail ingest s3://org-trail-bucket/AWSLogs/ --since 2026-11-01
     """
@@ -35,7 +37,11 @@ def ingest(source, db, config_path, since, until, workers):
     with store.exclusive(db, "ingest"):
         con = store.connect(db)
         try:
-            summary = run_ingest(con, source, since, until, config_mod.quarantine_dir(cfg, db), workers)
+            summary = run_ingest(
+                con, source, since, until, config_mod.quarantine_dir(cfg, db), workers,
+                # [ingest] exists once pipeline/config.py carries IngestOptions (see pipeline/ingest/options.py)
+                options=cfg.ingest, source_options=cfg.source,
+            )  # fmt: skip
         finally:
             con.close()
     for line in summary.lines():

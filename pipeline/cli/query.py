@@ -10,6 +10,7 @@ from pipeline import config as config_mod
 from pipeline import output, store
 from pipeline.cli.options import config_option, db_option, format_option
 from pipeline.errors import RoletrailError
+from pipeline.text import visible
 
 
 @click.command()
@@ -24,6 +25,8 @@ def sql(query, db, config_path, fmt, params):
     """Run a read-only SQL QUERY over the database ("-" reads it from stdin).
 
     Athena's CloudTrail functions (json_extract_scalar, from_iso8601_timestamp, ...) work.
+    The query reads a snapshot of the database, so a long investigation never holds up the
+    scheduled job, and it can read nothing else: no files, no network, no extensions.
 
     Example: roletrail sql "select eventname, count(*) from cloudtrail_logs group by 1 order by 2 desc"
     """
@@ -33,15 +36,15 @@ def sql(query, db, config_path, fmt, params):
     db = config_mod.db_path(db, cfg)
     if query == "-":
         query = sys.stdin.read()
-    con = store.connect(db, read_only=True)
-    try:
-        cur = con.execute(query, dict(params) if params else None)
-        columns = [d[0] for d in cur.description] if cur.description else []
-        rows = cur.fetchall() if columns else []
-    except duckdb.Error as e:
-        raise RoletrailError(str(e).splitlines()[0]) from None
-    finally:
-        con.close()
+    if not query.strip() or not query.strip().strip(";").strip():
+        raise RoletrailError("the query is empty")
+    with store.reader(db) as con:
+        try:
+            cur = con.execute(query, dict(params) if params else None)
+            columns = [d[0] for d in cur.description] if cur.description else []
+            rows = cur.fetchall() if columns else []
+        except duckdb.Error as e:
+            raise RoletrailError(str(e).splitlines()[0]) from None
     output.write_rows(columns, rows, fmt)
 
 
@@ -64,13 +67,12 @@ def chain(ident, db, config_path, fmt):
     from pipeline import chain as chain_mod
 
     cfg = config_mod.load(config_path)
-    con = store.connect(config_mod.db_path(db, cfg), read_only=True)
-    try:
+    with store.reader(config_mod.db_path(db, cfg)) as con:
         found = chain_mod.find(con, ident)
-    finally:
-        con.close()
     if found is None:
-        raise RoletrailError(f"no event, sharedEventID or access key id {ident!r} in the database")
+        raise RoletrailError(
+            f"no event, sharedEventID or access key id {visible(ident, 100)!r} in the database"
+        )
     if fmt == "json":
         click.echo(json.dumps(found.as_json(), indent=2, ensure_ascii=False))
     else:

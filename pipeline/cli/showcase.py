@@ -30,11 +30,8 @@ def report(db, config_path, out):
     from pipeline import report as report_mod
 
     cfg = config_mod.load(config_path)
-    con = store.connect(config_mod.db_path(db, cfg), read_only=True)
-    try:
+    with store.reader(config_mod.db_path(db, cfg)) as con:
         path = report_mod.write_report(con, out)
-    finally:
-        con.close()
     click.echo(f"report: wrote {path}", err=True)
 
 

@@ -5,14 +5,23 @@ from __future__ import annotations
 from detectors.base import OUTPUT_COLUMNS
 from pipeline.store import schema
 
+# every object seen by ingest, whatever became of it (status loaded / skipped / quarantined)
+MANIFEST_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("uri", "VARCHAR PRIMARY KEY"), ("source", "VARCHAR"), ("etag", "VARCHAR"), ("size", "BIGINT"),
+    ("last_modified", "TIMESTAMP"), ("status", "VARCHAR"), ("record_count", "INTEGER"),
+    ("rows_loaded", "INTEGER"), ("duplicates", "INTEGER"), ("quarantined_records", "INTEGER"),
+    ("reason", "VARCHAR"), ("quarantine_path", "VARCHAR"), ("run_id", "VARCHAR"), ("loaded_at", "TIMESTAMP"),
+    ("shape", "VARCHAR"),  # the input shape (pipeline.ingest.shapes), NULL for files not read
+    ("records_skipped", "INTEGER"),  # Insights records inside the file
+)  # fmt: skip
+# columns added after databases existed: init_db adds them to an existing table
+ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "ingest_manifest": tuple((c, t) for c, t in MANIFEST_COLUMNS if c in ("shape", "records_skipped")),
+}
+
 TABLES = {
     "cloudtrail_logs": ", ".join(f"{name} {typ}" for name, typ in schema.table_columns()),
-    # every object seen by ingest, whatever became of it
-    "ingest_manifest": """
-        uri VARCHAR PRIMARY KEY, source VARCHAR, etag VARCHAR, size BIGINT, last_modified TIMESTAMP,
-        status VARCHAR, record_count INTEGER, rows_loaded INTEGER, duplicates INTEGER,
-        quarantined_records INTEGER, reason VARCHAR, quarantine_path VARCHAR, run_id VARCHAR,
-        loaded_at TIMESTAMP""",
+    "ingest_manifest": ", ".join(f"{name} {typ}" for name, typ in MANIFEST_COLUMNS),
     "quarantined_records": """
         source_key VARCHAR, record_index INTEGER, reason VARCHAR, record VARCHAR, run_id VARCHAR,
         quarantined_at TIMESTAMP""",

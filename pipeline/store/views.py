@@ -9,7 +9,7 @@ import duckdb
 from pipeline.errors import RoletrailError
 from pipeline.store import schema
 from pipeline.store.macros import ATHENA_MACROS
-from pipeline.store.tables import TABLES
+from pipeline.store.tables import ADDED_COLUMNS, TABLES
 
 
 def sql_text(name: str) -> str:
@@ -24,6 +24,9 @@ def init_db(con: duckdb.DuckDBPyConnection) -> None:
     """Create missing tables, (re)create macros and views. Idempotent."""
     for name, cols in TABLES.items():
         con.execute(f"create table if not exists {name} ({cols})")
+    for name, added in ADDED_COLUMNS.items():
+        for column, typ in added:
+            con.execute(f"alter table {name} add column if not exists {column} {typ}")
     for name, body in ATHENA_MACROS.items():
         con.execute(f"create or replace macro {name}{body}")
     # the loader's parser: json_transform with the explicit schema (a literal: as a bound
