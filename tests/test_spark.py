@@ -75,6 +75,9 @@ def make_org(root: Path) -> dict:
             continue
         doc = json.loads(path.read_text())
         write(src, ct_key(suffix=f"case{n}"), log_bytes(distinct_ids(doc["Records"], f"c{n}")))
+        # a case's own log files (their keys matter: delivery times), in a folder of their own
+        for key, recs in doc.get("Files", {}).items():
+            write(src / f"case{n}", key, log_bytes(distinct_ids(recs, f"c{n}")))
         _merge(cfg, {k: v for k, v in doc["config"].items() if k != "suppressions"})
     # one file per account, region and day: Spark pays per file, and the volume is not the point
     spec = synth.OrgSpec(days=3, seed=7, scale=0.2, records_per_file=100_000)
