@@ -85,15 +85,17 @@ def _event_time(value) -> dt.datetime | None:
 def records_of(source_uri: str, refs: list[tuple]) -> list[tuple]:
     """Fetch and decode objects; one ("file", ...) row per object, and per record a ("rec", ...)
     or a ("bad", ...) row. Runs on an executor (refs: uri, key, etag, size)."""
-    from pipeline.ingest import decode, diagnose
+    from pipeline.ingest.decode import decode, diagnose
+    from pipeline.ingest.options import IngestOptions
     from pipeline.sources import ObjectRef, open_source
 
     source = open_source(source_uri)
+    max_document = IngestOptions().max_document_mb * 1024 * 1024  # ingest's default cap
     out = []
     for uri, key, etag, size in refs:
         ref = ObjectRef(uri, key, etag, size, None)
         try:
-            prepared = decode(ref, source.fetch(ref))
+            prepared = decode(ref, source.fetch(ref), max_document)
         except Exception as e:  # network, permissions: not the file's fault, retried next run
             out.append(("failed", uri, None, None, None, None, f"{type(e).__name__}: {e}"))
             continue
