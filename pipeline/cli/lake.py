@@ -10,7 +10,10 @@ from pipeline.cli.options import config_option
 
 @click.group()
 def lake():
-    """The Parquet lake Spark builds (Athena's CloudTrail partition layout)."""
+    """The Parquet lake Spark builds (Athena's CloudTrail partition layout).
+
+    Example: roletrail lake build s3://org-trail-bucket/AWSLogs/ --lake s3://my-lake/roletrail
+    """
 
 
 @lake.command("build")
