@@ -5,7 +5,7 @@
     LAKE/assume_role_events/day=<YYYY-MM-DD>/part-*.parquet   (the view, prefiltered)
     LAKE/session_actions/part-*.parquet                        (the view, whole)
     LAKE/quarantined_records/part-*.parquet
-    LAKE/_manifest/part-*.parquet                              (every object seen, as ingest_manifest)
+    LAKE/manifest/part-*.parquet                               (every object seen, as ingest_manifest)
 
 Partition values are text (an account id keeps its leading zero). Every file of a day
 partition holds one day, so a time filter skips the rest from the Parquet statistics too.
@@ -21,7 +21,7 @@ TABLE = "cloudtrail_logs"
 PARTITIONS = ("account", "region", "day")
 # views the lake holds materialized: detection reads them instead of deriving them again
 MATERIALIZED = ("assume_role_events", "session_actions")
-MANIFEST = "_manifest"
+MANIFEST = "manifest"
 # lake tables detection reads under the store's name (a detector over delivered files reads
 # ingest_manifest: the lake's manifest has its uri column)
 AS_STORE_TABLE = {MANIFEST: "ingest_manifest"}
