@@ -87,14 +87,14 @@ def duckdb_engine(lake: str):
     for name, body in ATHENA_MACROS.items():
         con.execute(f"create or replace macro {name}{body}")
     provided = set()
-    for name in (TABLE, *MATERIALIZED):
+    for name in (TABLE, *MATERIALIZED, *AS_STORE_TABLE):
         if has_table(lake, name):
             # the path reaches the view as a bound variable, not as text in it
             con.execute(
                 f"set variable lake_{name} = $path", {"path": f"{table_path(lake, name)}/**/*.parquet"}
             )
             con.execute(
-                f"create view {name} as select * from read_parquet(getvariable('lake_{name}'), "
+                f"create view {AS_STORE_TABLE.get(name, name)} as select * from read_parquet(getvariable('lake_{name}'), "
                 "hive_partitioning = true, hive_types_autocast = false)"
             )
             provided.add(name)
