@@ -360,6 +360,11 @@ def main():
     # that it reads the new events and the windows, not everything
     work = detect_section(synth.OrgSpec(days=90, seed=9, scale=3.5, records_per_file=1000))
     investigate_section(work)
+    # the same 1M-record set on Spark (lake build, detect --engine spark) and on DuckDB
+    from bench.spark import spark_section
+
+    root, files, records = dataset("large_files", large)
+    spark_section(root, records, len(files), BIN, ENV, say, synth.KNOWN_CIDRS)
 
 
 if __name__ == "__main__":

@@ -101,6 +101,13 @@ class Suppression(Strict):
         return v
 
 
+class Spark(Strict):
+    """[spark]: where `lake build` and `detect --engine spark` run (spark-submit's master, or local)."""
+
+    master: str = "local[*]"
+    conf: dict[str, str] = {}  # Spark settings, e.g. {"spark.driver.memory" = "2g"}
+
+
 class Core(Strict):
     """The sections that belong to no part; the parts' sections are added by config_model()."""
 
@@ -110,6 +117,7 @@ class Core(Strict):
     organization: Organization = Organization()
     roles: list[RoleExpectation] = []
     suppressions: list[Suppression] = []
+    spark: Spark = Spark()
 
     path: Path | None = Field(default=None, exclude=True)
 

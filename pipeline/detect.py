@@ -141,6 +141,8 @@ def run_query(engine: Engine, det: Detector, cfg, window_start: dt.datetime) -> 
         row["event_ids"] = list(dict.fromkeys(row["event_ids"] or []))
         row["details"] = json.dumps(details_of(extra, r[fixed:]), default=str)
         rows.append(row)
+    # engines return rows in no particular order; a model fitted on them must see one order
+    rows.sort(key=lambda r: r["dedup_key"] or "")
     if det.postprocess is not None:
         rows = det.postprocess(rows, detector_params(det, cfg))
     return rows

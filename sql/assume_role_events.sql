@@ -31,8 +31,8 @@ extracted as (
             case when resources[1].type = 'AWS::IAM::Role' then resources[1].arn end,
             nullif(regexp_extract(errormessage, 'on resource: (arn:aws[a-z-]*:iam::[0-9]{12}:role/[^ ]+)', 1), ''),
             -- arn:<partition>:sts::<account>:assumed-role/<name>/<session> -> the role's ARN, from
-            -- three captures (a back-reference in the replacement is not portable: Spark and
-            -- Trino spell it $1, DuckDB \1)
+            -- three captures (a back-reference in a replacement is spelled differently on
+            -- each engine)
             case
                 when regexp_matches(
                     json_extract_string(responseelements, '$.assumedRoleUser.arn'),

@@ -300,17 +300,6 @@ def test_real_corpus_findings_are_the_expected_ones(db):
     ]
 
 
-def test_views_and_detectors_transpile_to_trino_and_spark():
-    import sqlglot
-
-    texts = {f"sql/{n}": store.sql_text(n) for n in store.view_names()}
-    texts |= {f"detectors/{d.id}": d.sql for d in DETECTORS}
-    for name, text in texts.items():
-        for dialect in ("trino", "spark"):
-            out = sqlglot.transpile(text, read="duckdb", write=dialect)
-            assert out and out[0].strip(), (name, dialect)
-
-
 def test_delivery_gap_is_one_alert_from_open_to_closed(tmp_path, db):
     """A stream falls silent (an open gap), stays silent over the next run, then delivers again:
     one alert throughout, its end moving with each run."""

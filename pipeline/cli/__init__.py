@@ -14,7 +14,7 @@ import click
 from pipeline.cli.options import Group
 
 # the modules whose COMMANDS make up `roletrail`
-COMMAND_MODULES = ("ingest", "query", "detection", "delivery", "showcase", "integrity")
+COMMAND_MODULES = ("ingest", "query", "detection", "delivery", "showcase", "integrity", "lake")
 
 
 @click.group(cls=Group)

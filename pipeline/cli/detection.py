@@ -7,6 +7,8 @@ import click
 from pipeline import config as config_mod
 from pipeline import output, store
 from pipeline.cli.options import config_option, db_option, format_option, print_alerts
+from pipeline.engine import ENGINES, engine_class
+from pipeline.errors import RoletrailError
 
 
 @click.command()
@@ -14,8 +16,21 @@ from pipeline.cli.options import config_option, db_option, format_option, print_
 @config_option
 @format_option
 @click.option("--all", "full", is_flag=True, help="Re-run over every event, not only the new ones.")
-def detect(db, config_path, fmt, full):
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(sorted(ENGINES)),
+    default=None,
+    help="Where the views and detectors run (default duckdb). Alerts stay in --db whatever the engine.",
+)
+@click.option(
+    "--lake", "lake_path", metavar="LAKE", help="Detect over the Parquet lake (roletrail lake build)."
+)
+def detect(db, config_path, fmt, full, engine_name, lake_path):
     """Run every enabled detector over the new events; record and print the new alerts.
+
+    With --lake, the events are the lake's (DuckDB reads its Parquet; --engine spark runs the
+    views and detectors on Spark, [spark] master).
 
     Example: roletrail detect --format jsonl
     """
@@ -23,12 +38,18 @@ def detect(db, config_path, fmt, full):
 
     cfg = config_mod.load(config_path)
     db = config_mod.db_path(db, cfg)
+    engine_cls = engine_class(engine_name or "duckdb")
+    if not lake_path and not engine_cls.reads_store:
+        raise RoletrailError(f"--engine {engine_name} reads a lake: give --lake LAKE (roletrail lake build)")
     with store.exclusive(db, "detect"):
+        engine = engine_cls.open_lake(lake_path, cfg) if lake_path else None
         con = store.connect(db)
         try:
-            summary = detect_mod.detect(con, cfg, full=full)
+            summary = detect_mod.detect(con, cfg, full=full, engine=engine)
         finally:
             con.close()
+            if engine is not None:
+                engine.close()
     print_alerts([a for a in summary.new_alerts if a["status"] == "open"], fmt)
     for line in summary.lines():
         click.echo(f"detect: {line}", err=True)

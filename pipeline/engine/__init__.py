@@ -14,6 +14,7 @@ from pipeline.errors import RoletrailError
 # engine name -> "module:class"
 ENGINES = {
     "duckdb": "pipeline.engine.duck:DuckDBEngine",
+    "spark": "pipeline.engine.spark:SparkEngine",
 }
 
 
@@ -23,3 +24,37 @@ def engine_class(name: str):
     except KeyError:
         raise RoletrailError(f"unknown engine {name!r} (known: {', '.join(sorted(ENGINES))})") from None
     return getattr(importlib.import_module(module), cls)
+
+
+def view_order(names: list[str], text) -> list[str]:
+    """The views in an order that creates each after the views it reads (from the syntax tree:
+    the tables a query names, less its own CTEs)."""
+    from sqlglot import exp
+
+    from pipeline.engine.dialects import parse
+
+    deps = {}
+    for name in names:
+        tree = parse(text(name))
+        ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+        deps[name] = {t.name for t in tree.find_all(exp.Table)} - ctes - {name}
+    ordered: list[str] = []
+    while len(ordered) < len(names):
+        ready = [n for n in names if n not in ordered and deps[n] & set(names) <= set(ordered)]
+        if not ready:
+            raise RoletrailError(
+                f"views depend on one another in a cycle: {sorted(set(names) - set(ordered))}"
+            )
+        ordered += sorted(ready)
+    return ordered
+
+
+def create_views(engine, provided: set[str] = frozenset()) -> list[str]:
+    """Create every sql/ view on `engine`, except those the engine already has as tables."""
+    from pipeline.store import sql_text, view_names
+
+    names = [n for n in view_names() if n not in provided]
+    order = view_order(names, sql_text)
+    for name in order:
+        engine.register_view(name, sql_text(name))
+    return order

@@ -12,6 +12,7 @@ class Engine(Protocol):
     rows come back as tuples of Python values (datetime for TIMESTAMP, list for arrays)."""
 
     name: str
+    reads_store: bool  # whether it can run on the DuckDB store itself (else only on a lake)
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
         """Run one query; returns the column names and every row."""

@@ -11,10 +11,18 @@ from pipeline.errors import RoletrailError
 
 class DuckDBEngine:
     name = "duckdb"
+    reads_store = True  # runs on the store's own connection when no lake is given
 
-    def __init__(self, con: duckdb.DuckDBPyConnection):
+    def __init__(self, con: duckdb.DuckDBPyConnection, owns: bool = False):
         self.con = con
+        self.owns = owns  # a lake's in-memory connection is the engine's to close
         register_functions(con)
+
+    @classmethod
+    def open_lake(cls, lake: str, cfg) -> DuckDBEngine:
+        from pipeline.lake import duckdb_engine
+
+        return duckdb_engine(lake)
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
         try:
@@ -36,7 +44,8 @@ class DuckDBEngine:
             self.con.executemany(f"insert into {name} values ({marks})", [list(r) for r in rows])
 
     def close(self) -> None:
-        pass  # the connection belongs to the caller
+        if self.owns:
+            self.con.close()  # otherwise the connection belongs to the caller
 
 
 def register_functions(con) -> None:

@@ -1,0 +1,162 @@
+"""`roletrail export-sql --dialect athena|trino|spark`: the table DDL and every view and detector
+query in that engine's SQL, ready to paste, parameters as the engine's placeholders.
+
+Athena's DDL is the AWS-documented CloudTrail table over the trail's own JSON files, with
+partition projection for the standard (AWSLogs/<account>/CloudTrail/<region>/<day>) or the
+organization-trail (AWSLogs/<org id>/<account>/...) layout; Trino and Spark get the lake's
+Parquet table (`roletrail lake build`).
+"""
+
+from __future__ import annotations
+
+from pipeline import lake
+from pipeline.engine import dialects, view_order
+from pipeline.store import schema, sql_text, view_names
+
+DIALECTS = ("athena", "trino", "spark")
+
+
+def hive_type(node) -> str:
+    """A schema node as Hive DDL type text (Athena and Spark: struct<...>, array<...>, string)."""
+    if isinstance(node, str):
+        return "string"
+    if isinstance(node, list):
+        return f"array<{hive_type(node[0])}>"
+    return "struct<" + ",".join(f"{k.lower()}:{hive_type(v)}" for k, v in node.items()) + ">"
+
+
+def trino_type(node) -> str:
+    if isinstance(node, str):
+        return "varchar"
+    if isinstance(node, list):
+        return f"array({trino_type(node[0])})"
+    return "row(" + ", ".join(f"{k.lower()} {trino_type(v)}" for k, v in node.items()) + ")"
+
+
+def _columns(typer, time_type: str) -> list[str]:
+    cols = []
+    for key, node in schema.RECORD.items():
+        name = schema.column_name(key)
+        cols.append(f"    {name} {time_type if key == 'eventTime' else typer(node)}")
+    return cols
+
+
+def athena_ddl(bucket_prefix: str, org: bool) -> str:
+    """The CloudTrail table over the trail's JSON with partition projection, as AWS documents
+    it (eventtime is the record's ISO text there); `cloudtrail_logs` is a view that types it."""
+    layout = "o-EXAMPLE/${account}" if org else "${account}"
+    name = "cloudtrail_raw_org" if org else "cloudtrail_raw"
+    cols = ",\n".join(_columns(hive_type, "string"))
+    return f"""-- Replace {bucket_prefix} and the account, region and date ranges with your trail's.
+create external table {name} (
+{cols}
+)
+partitioned by (account string, region string, day string)
+row format serde 'org.apache.hive.hcatalog.data.JsonSerDe'
+stored as inputformat 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'
+outputformat 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
+location '{bucket_prefix}AWSLogs/{"o-EXAMPLE/" if org else ""}'
+tblproperties (
+    'projection.enabled' = 'true',
+    'projection.account.type' = 'enum',
+    'projection.account.values' = '111111111111,222222222222',
+    'projection.region.type' = 'enum',
+    'projection.region.values' = 'us-east-1,eu-west-1',
+    'projection.day.type' = 'date',
+    'projection.day.range' = '2024/01/01,NOW',
+    'projection.day.format' = 'yyyy/MM/dd',
+    'projection.day.interval' = '1',
+    'projection.day.interval.unit' = 'DAYS',
+    'storage.location.template' = '{bucket_prefix}AWSLogs/{layout}/CloudTrail/${{region}}/${{day}}'
+);"""
+
+
+def athena_typed_view(raw: str) -> str:
+    """cloudtrail_logs over a raw table: eventtime as a timestamp, the rest as they are."""
+    cols = []
+    for key in schema.RECORD:
+        name = schema.column_name(key)
+        if key == "eventTime":
+            cols.append(f"    cast(from_iso8601_timestamp({name}) as timestamp) as {name}")
+        else:
+            cols.append(f"    {name}")
+    body = ",\n".join([*cols, "    account", "    region", "    day"])
+    return f"create or replace view cloudtrail_logs as\nselect\n{body}\nfrom {raw};"
+
+
+def lake_ddl(dialect: str, location: str) -> str:
+    if dialect == "spark":
+        cols = ",\n".join(_columns(hive_type, "timestamp_ntz") + _extra(hive=True))
+        return f"""-- Spark: the lake's cloudtrail_logs (roletrail lake build), hive partitions.
+create table if not exists cloudtrail_logs (
+{cols},
+    account string, region string, day string
+)
+using parquet
+partitioned by (account, region, day)
+location '{location}/cloudtrail_logs';
+msck repair table cloudtrail_logs;"""
+    cols = ",\n".join(_columns(trino_type, "timestamp(6)") + _extra(hive=False))
+    return f"""-- Trino (Hive connector): the lake's cloudtrail_logs (roletrail lake build).
+create table cloudtrail_logs (
+{cols},
+    account varchar, region varchar, day varchar
+)
+with (format = 'PARQUET', partitioned_by = array['account', 'region', 'day'],
+      external_location = '{location}/cloudtrail_logs');
+call system.sync_partition_metadata(current_schema, 'cloudtrail_logs', 'FULL');"""
+
+
+def _extra(hive: bool) -> list[str]:
+    text = "string" if hive else "varchar"
+    ts = "timestamp_ntz" if hive else "timestamp(6)"
+    types = {"raw_record": text, "source_key": text, "record_index": "int" if hive else "integer",
+             "record_hash": "bigint", "eventid_derived": "boolean", "ingested_at": ts}  # fmt: skip
+    return [f"    {name} {types[name]}" for name, _ in schema.EXTRA_COLUMNS]
+
+
+def statements(dialect: str, location: str = "s3://your-lake") -> list[tuple[str, str]]:
+    """(title, SQL) for the DDL, then every view (dependency order) and detector query."""
+    from detectors.registry import all_detectors
+    from pipeline.detect import PARAM_TABLES
+
+    out = []
+    if dialect == "athena":
+        out.append(
+            ("table cloudtrail_raw (standard layout)", athena_ddl("s3://your-trail-bucket/", org=False))
+        )
+        out.append(
+            (
+                "table cloudtrail_raw_org (organization-trail layout)",
+                athena_ddl("s3://your-trail-bucket/", org=True),
+            )
+        )
+        out.append(("view cloudtrail_logs (use cloudtrail_raw_org for an organization trail)",
+                    athena_typed_view("cloudtrail_raw")))  # fmt: skip
+    else:
+        out.append(("table cloudtrail_logs (the lake)", lake_ddl(dialect, location.rstrip("/"))))
+    for name, (columns, _) in PARAM_TABLES.items():
+        text = "string" if dialect == "spark" else "varchar"
+        cols = ", ".join(f"{c} {text}" for c in columns)
+        out.append((f"table {name} (from the config)", f"create table {name} ({cols});"))
+    for name in view_order(view_names(), sql_text):
+        body = dialects.carry(sql_text(name), dialect, placeholders=True)
+        out.append((f"view {name}", f"create or replace view {name} as\n{body};"))
+    for det in all_detectors():
+        body = dialects.carry(det.sql, dialect, placeholders=True)
+        params = dialects.parameter_order(det.sql, dialect)
+        note = ""
+        if params and dialect in ("athena", "trino"):
+            note = f"-- parameters (?), in order: {', '.join(params)}\n"
+        elif params:
+            note = f"-- parameters: {', '.join(sorted(set(params)))} (spark.sql(query, args={{...}}))\n"
+        out.append((f"detector {det.id}", f"{note}{body};"))
+    return out
+
+
+def render(dialect: str, location: str = "s3://your-lake") -> str:
+    header = f"-- roletrail export-sql --dialect {dialect}: the table, the views and the detectors.\n"
+    if dialect == "spark":
+        header += "-- roletrail_ip_status is a Python UDF: register it with pipeline.engine.spark.register_functions(spark).\n"
+    header += f"-- Partitions of the lake: {', '.join(lake.PARTITIONS)}.\n"
+    return header + "\n\n".join(f"-- {title}\n{sql}" for title, sql in statements(dialect, location)) + "\n"
