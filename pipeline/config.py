@@ -20,7 +20,7 @@ from pydantic import (
 
 from pipeline.errors import RoletrailError
 from pipeline.expectations import Organization, RoleExpectation
-from pipeline.store.connection import DEFAULT_DB
+from pipeline.store import DEFAULT_DB
 
 DEFAULT_CONFIG = "roletrail.toml"
 

@@ -183,17 +183,22 @@ class DetectSummary:
     updated: int = 0
     suppressed: int = 0
     per_detector: dict[str, int] = field(default_factory=dict)
+    not_run: list[str] = field(default_factory=list)  # enabled, but not portable to the engine
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
         if not self.events_new:
             return ["no new events since the last detection"]
         opened = [a for a in self.new_alerts if a["status"] == "open"]
-        return [
-            f"{self.events_new} new events from {self.window_start:%Y-%m-%d %H:%M}; "
-            f"{len(opened)} new alerts, {self.updated} updated, {self.suppressed} suppressed "
-            f"in {self.seconds:.2f} s"
-        ] + [f"  {d}: {n} findings" for d, n in sorted(self.per_detector.items()) if n]
+        return (
+            [
+                f"{self.events_new} new events from {self.window_start:%Y-%m-%d %H:%M}; "
+                f"{len(opened)} new alerts, {self.updated} updated, {self.suppressed} suppressed "
+                f"in {self.seconds:.2f} s"
+            ]
+            + [f"  {d}: {n} findings" for d, n in sorted(self.per_detector.items()) if n]
+            + [f"  {d}: not run (not carried to this engine yet)" for d in self.not_run]
+        )
 
 
 def detect(
@@ -225,7 +230,12 @@ def detect(
     summary.window_start = window_start
     findings: list[tuple[Detector, dict]] = []
     if events_new:
+        from pipeline.engine.dialects import portable
+
         for det in enabled(cfg):
+            if not portable("detector", det.id, engine.name):
+                summary.not_run.append(det.id)  # not carried to this engine yet (dialects.NOT_PORTABLE)
+                continue
             rows = run_query(engine, det, cfg, window_start)
             summary.per_detector[det.id] = len(rows)
             findings += [(det, r) for r in rows]

@@ -140,16 +140,22 @@ def statements(dialect: str, location: str = "s3://your-lake") -> list[tuple[str
         cols = ", ".join(f"{c} {text}" for c in columns)
         out.append((f"table {name} (from the config)", f"create table {name} ({cols});"))
     for name in view_order(view_names(), sql_text):
+        if not dialects.portable("view", name, dialect):
+            continue  # listed in the header (render)
         body = dialects.carry(sql_text(name), dialect, placeholders=True)
         out.append((f"view {name}", f"create or replace view {name} as\n{body};"))
     for det in all_detectors():
+        if not dialects.portable("detector", det.id, dialect):
+            continue
         body = dialects.carry(det.sql, dialect, placeholders=True)
         params = dialects.parameter_order(det.sql, dialect)
-        note = ""
+        note = "".join(
+            f"-- needs {name}: {why}\n" for name, why in dialects.missing_functions(body, dialect).items()
+        )
         if params and dialect in ("athena", "trino"):
-            note = f"-- parameters (?), in order: {', '.join(params)}\n"
+            note += f"-- parameters (?), in order: {', '.join(params)}\n"
         elif params:
-            note = f"-- parameters: {', '.join(sorted(set(params)))} (spark.sql(query, args={{...}}))\n"
+            note += f"-- parameters: {', '.join(sorted(set(params)))} (spark.sql(query, args={{...}}))\n"
         out.append((f"detector {det.id}", f"{note}{body};"))
     return out
 
@@ -157,6 +163,11 @@ def statements(dialect: str, location: str = "s3://your-lake") -> list[tuple[str
 def render(dialect: str, location: str = "s3://your-lake") -> str:
     header = f"-- roletrail export-sql --dialect {dialect}: the table, the views and the detectors.\n"
     if dialect == "spark":
-        header += "-- roletrail_ip_status is a Python UDF: register it with pipeline.engine.spark.register_functions(spark).\n"
+        header += (
+            f"-- {', '.join(dialects.UDFS)} are Python UDFs: register them with "
+            "pipeline.engine.spark.register_functions(spark).\n"
+        )
     header += f"-- Partitions of the lake: {', '.join(lake.PARTITIONS)}.\n"
+    for name, why in dialects.NOT_PORTABLE.get(dialect, {}).items():
+        header += f"-- Not exported (not carried to {dialect} yet): {name}: {why}.\n"
     return header + "\n\n".join(f"-- {title}\n{sql}" for title, sql in statements(dialect, location)) + "\n"

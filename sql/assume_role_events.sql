@@ -66,7 +66,7 @@ extracted as (
         -- the session parameters a role's owner can require ([[roles]])
         json_extract_string(requestparameters, '$.externalId') as external_id,
         json_extract_string(requestparameters, '$.policy') is not null
-            or coalesce(json_array_length(requestparameters, '$.policyArns'), 0) > 0 as has_session_policy,
+            or coalesce(json_array_length(json_extract(requestparameters, '$.policyArns')), 0) > 0 as has_session_policy,
         json_extract_string(responseelements, '$.subjectFromWebIdentityToken') as web_identity_subject,
         json_extract_string(responseelements, '$.provider') as web_identity_provider,
         json_extract_string(responseelements, '$.subject') as saml_subject,

@@ -33,10 +33,17 @@ def engine_functions(dialect: str) -> frozenset[str]:
 @pytest.mark.parametrize("dialect", ENGINES)
 @pytest.mark.parametrize("name", sorted(QUERIES))
 def test_every_query_carries_strictly_with_the_engines_own_functions(name, dialect):
+    if name in dialects.NOT_PORTABLE.get(dialect, {}):
+        pytest.skip(f"declared not portable: {dialects.NOT_PORTABLE[dialect][name]}")
     out = dialects.carry(QUERIES[name], dialect, placeholders=True)
     # what was printed parses back in that dialect, strictly
     sqlglot.parse_one(out, read=dialects.SQLGLOT_DIALECTS[dialect], error_level=sqlglot.ErrorLevel.RAISE)
-    unknown = dialects.functions_used(out, dialect) - engine_functions(dialect)
+    # a roletrail function the engine has no spelling of must be declared (export-sql says so)
+    unknown = (
+        dialects.functions_used(out, dialect)
+        - engine_functions(dialect)
+        - set(dialects.missing_functions(out, dialect))
+    )
     assert not unknown, f"{name} uses functions {dialect} does not have: {sorted(unknown)}"
 
 
@@ -230,7 +237,8 @@ def test_export_sql_is_strict_clean(dialect):
     proc = roletrail("export-sql", "--dialect", dialect, check=True)
     statements = [s for s in proc.stdout.split(";\n") if s.strip()]
     # the DDL, the config tables, every view and every detector
-    assert len(statements) >= 2 + len(store.view_names()) + len(all_detectors())
+    gaps = len(dialects.NOT_PORTABLE.get(dialect, {}))
+    assert len(statements) >= 2 + len(store.view_names()) + len(all_detectors()) - gaps
     for statement in statements:
         if "create external table" in statement or "msck" in statement or "call system" in statement:
             continue  # Hive/Athena DDL: checked by its own test below
@@ -238,6 +246,7 @@ def test_export_sql_is_strict_clean(dialect):
             statement, read=dialects.SQLGLOT_DIALECTS[dialect], error_level=sqlglot.ErrorLevel.RAISE
         )
         used = dialects.functions_used(statement, dialect) - engine_functions(dialect)
+        used -= set(dialects.missing_functions(statement, dialect))  # said above the query
         assert not used, (dialect, used, statement[:200])
     # no DuckDB `$name` left outside comments
     code = re.sub(r"/\*.*?\*/|--[^\n]*", "", proc.stdout, flags=re.S)
@@ -254,3 +263,32 @@ def test_athena_ddl_has_partition_projection_for_both_layouts():
             sqlglot.parse_one(
                 statement.split("\n", 1)[1] if statement.startswith("--") else statement, read="athena"
             )
+
+
+@pytest.mark.parametrize("dialect", ENGINES)
+def test_list_has_any_is_arrays_overlap(dialect):
+    # sqlglot's own `a && b` is read by neither Spark nor Trino
+    out = dialects.carry("select list_has_any(a, ['x']) from t", dialect)
+    assert "arrays_overlap(" in out.lower() and "&&" not in out
+
+
+@pytest.mark.parametrize("dialect", sorted(dialects.NOT_PORTABLE))
+def test_every_declared_gap_is_still_a_gap(dialect):
+    """An entry of NOT_PORTABLE whose query now carries must leave the list."""
+    for name in dialects.NOT_PORTABLE[dialect]:
+        kind, _, part = name.partition(" ")
+        if (
+            name.startswith("detector")
+            and any(dep in QUERIES[name] for dep in ("trust_policy_statements",))
+            and "view trust_policy_statements" in dialects.NOT_PORTABLE[dialect]
+        ):
+            continue  # it fails where the view it reads does
+        try:
+            out = dialects.carry(QUERIES[name], dialect, placeholders=True)
+            sqlglot.parse_one(
+                out, read=dialects.SQLGLOT_DIALECTS[dialect], error_level=sqlglot.ErrorLevel.RAISE
+            )
+            unknown = dialects.functions_used(out, dialect) - engine_functions(dialect)
+        except Exception:
+            continue
+        assert unknown, f"{name} carries to {dialect} now: remove it from dialects.NOT_PORTABLE"

@@ -169,6 +169,8 @@ def _rows(engine, name: str, columns: list[str]) -> list:
 def test_every_view_gives_duckdbs_rows_on_spark_over_the_lake(org, built, spark, view):
     from pipeline.engine.duck import DuckDBEngine
 
+    if not dialects.portable("view", view, "spark"):
+        pytest.skip(f"declared not portable to Spark: {dialects.NOT_PORTABLE['spark'][f'view {view}']}")
     con = store.connect(org["db"], read_only=True)
     duck = DuckDBEngine(con)  # the store's own views
     columns = [d[0] for d in con.execute(f"select * from {view} limit 0").description]
@@ -212,8 +214,10 @@ def test_every_detector_gives_duckdbs_alerts_on_spark(org, built, spark, tmp_pat
         con.close()
         engine.close()
         got = _alerts(db)
-        assert got.keys() == expected.keys(), name
-        for alert_id, want in expected.items():
+        # detectors not carried to the engine yet are left out there, and only there
+        want_here = {a: v for a, v in expected.items() if dialects.portable("detector", v[0], engine.name)}
+        assert got.keys() == want_here.keys(), name
+        for alert_id, want in want_here.items():
             # detector, severity, event count, event ids in order, details
             assert got[alert_id] == want, (name, alert_id)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from pipeline import config as config_mod
 from pipeline import store
-from pipeline.cli.options import config_option, db_option, format_option, print_alerts
+from pipeline.cli.options import config_mod, config_option, db_option, format_option, print_alerts
 from pipeline.errors import RoletrailError
 
 # alerts are not being delivered: a destination is misconfigured, or an alert was given up on

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from pipeline import config as config_mod
-from pipeline import output, store
-from pipeline.cli.options import config_option, db_option, format_option, print_alerts
+from pipeline import store
+from pipeline.cli.options import config_mod, config_option, db_option, format_option, output, print_alerts
 from pipeline.engine import ENGINES, engine_class
 from pipeline.errors import RoletrailError
 

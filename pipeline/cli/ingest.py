@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from pipeline import config as config_mod
-from pipeline import sources, store
-from pipeline.cli.options import _date, config_option, db_option
+from pipeline import store
+from pipeline.cli.options import _date, _OnFirstUse, config_mod, config_option, db_option
 from pipeline.errors import RoletrailError
+
+sources = _OnFirstUse("pipeline.sources")
 
 
 @click.command()

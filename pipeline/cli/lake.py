@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pipeline import config as config_mod
-from pipeline.cli.options import config_option
+from pipeline.cli.options import config_mod, config_option
 
 
 @click.group()

@@ -7,8 +7,24 @@ import sys
 
 import click
 
-from pipeline import output, store
-from pipeline.errors import RoletrailError
+from pipeline import output
+from pipeline.errors import Busy, RoletrailError
+
+
+class _OnFirstUse:
+    """A module imported when a command first uses it: `roletrail --help` and commands that
+    need neither stay clear of pydantic and DuckDB (each costs a few hundred ms to import)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attr)
+
+
+config_mod = _OnFirstUse("pipeline.config")
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the database; cron simply tries again later
 
@@ -43,7 +59,7 @@ class Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except store.Busy as e:
+        except Busy as e:
             click.echo(f"roletrail: {e}", err=True)
             sys.exit(EXIT_BUSY)
         except RoletrailError as e:

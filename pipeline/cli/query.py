@@ -6,9 +6,8 @@ import sys
 
 import click
 
-from pipeline import config as config_mod
-from pipeline import output, store
-from pipeline.cli.options import config_option, db_option, format_option
+from pipeline import store
+from pipeline.cli.options import config_mod, config_option, db_option, format_option, output
 from pipeline.errors import RoletrailError
 from pipeline.text import visible
 

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from pipeline import config as config_mod
 from pipeline import store
-from pipeline.cli.options import config_option, db_option
+from pipeline.cli.options import config_mod, config_option, db_option
 
 
 @click.command()

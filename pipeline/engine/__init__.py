@@ -51,9 +51,10 @@ def view_order(names: list[str], text) -> list[str]:
 
 def create_views(engine, provided: set[str] = frozenset()) -> list[str]:
     """Create every sql/ view on `engine`, except those the engine already has as tables."""
+    from pipeline.engine.dialects import portable
     from pipeline.store import sql_text, view_names
 
-    names = [n for n in view_names() if n not in provided]
+    names = [n for n in view_names() if n not in provided and portable("view", n, engine.name)]
     order = view_order(names, sql_text)
     for name in order:
         engine.register_view(name, sql_text(name))

@@ -24,7 +24,44 @@ from pipeline.errors import RoletrailError
 # roletrail's own name for a dialect -> sqlglot's
 SQLGLOT_DIALECTS = {"duckdb": "duckdb", "spark": "spark", "trino": "trino", "athena": "athena"}
 # scalar functions roletrail registers itself on an engine (Python on DuckDB and Spark)
-UDFS = ("roletrail_ip_status",)
+UDFS = ("roletrail_ip_status", "roletrail_network", "roletrail_session_shape")
+# roletrail functions an engine has no spelling of yet, and what a user must supply instead;
+# export-sql says so above every query that needs one (a test holds every other function to the list)
+NO_SPELLING = {
+    "trino": {
+        "roletrail_network": "an address's /24 or /48 (pipeline.netcheck.network_of): a UDF of your own",
+        "roletrail_session_shape": "a session name's template (pipeline.session_shape): a UDF of your own",
+    },
+}
+NO_SPELLING["athena"] = NO_SPELLING["trino"]  # e.g. as Lambda functions (USING EXTERNAL FUNCTION)
+
+# views and detectors that do not carry to an engine yet, and why. Detection on that engine
+# leaves them out and says so; tests/test_portable.py checks each entry still fails to carry,
+# so the list cannot outlive the gap it records.
+_TRUST_JSON = "walks policy JSON with json_type/json_keys, which Spark (json_type) and Trino lack"
+NOT_PORTABLE = {
+    "spark": {
+        "view trust_policy_statements": _TRUST_JSON,
+        "detector trust_policy_weakened": "reads trust_policy_statements",
+    },
+    "trino": {
+        "view trust_policy_statements": _TRUST_JSON + "; unnest() as a function",
+        "detector trust_policy_weakened": "reads trust_policy_statements; unnest() as a function",
+        "detector role_expectation_violated": "unnest() as a function (Trino: cross join unnest)",
+    },
+}
+NOT_PORTABLE["athena"] = NOT_PORTABLE["trino"]
+
+
+def portable(kind: str, name: str, dialect: str) -> bool:
+    """Whether view or detector `name` runs on `dialect` (kind: "view" or "detector")."""
+    return f"{kind} {name}" not in NOT_PORTABLE.get(dialect, {})
+
+
+def missing_functions(sql: str, dialect: str) -> dict[str, str]:
+    """roletrail functions `sql` (in `dialect`) calls that the engine has no spelling of."""
+    lacking = NO_SPELLING.get(dialect, {})
+    return {f: lacking[f] for f in sorted(functions_used(sql, dialect)) if f in lacking}
 
 
 def parse(sql: str) -> exp.Expression:
@@ -200,6 +237,14 @@ def spark_safe_subscript(node):
     return node
 
 
+def arrays_overlap(node):
+    """`list_has_any(a, b)`: sqlglot prints `a && b` for Spark and Trino, which neither reads;
+    both have arrays_overlap."""
+    if isinstance(node, exp.ArrayOverlaps):
+        return exp.Anonymous(this="arrays_overlap", expressions=[node.this.copy(), node.expression.copy()])
+    return node
+
+
 def trino_safe_subscript(node):
     """`resources[1]`: element_at on Trino, where a subscript past the end raises."""
     if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
@@ -287,8 +332,15 @@ def refuse_unportable(tree: exp.Expression) -> None:
 Rewrite = Callable[[exp.Expression], exp.Expression]
 REWRITES: dict[str, tuple[Rewrite, ...]] = {
     "duckdb": (),
-    "spark": (spark_ordered_lists, spark_percentiles, spark_safe_subscript, spark_frame_units),
+    "spark": (
+        spark_ordered_lists,
+        spark_percentiles,
+        spark_safe_subscript,
+        spark_frame_units,
+        arrays_overlap,
+    ),
     "trino": (
+        arrays_overlap,
         trino_percentiles,
         trino_regexp_replace_all,
         trino_array_append,

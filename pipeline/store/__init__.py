@@ -10,14 +10,16 @@ import importlib
 
 from pipeline.errors import Busy, RoletrailError
 
+DEFAULT_DB = "roletrail.duckdb"  # the database when neither --db nor [database] path says
+
 _WHERE = {
-    "DEFAULT_DB": "connection", "connect": "connection", "exclusive": "connection", "reader": "connection",
+    "connect": "connection", "exclusive": "connection", "reader": "connection",
     "rows": "connection", "snapshot": "connection",
     "ALERT_COLUMNS": "tables", "ALERT_FIELDS": "tables", "TABLES": "tables",
     "create_views": "views", "init_db": "views", "sql_text": "views", "view_names": "views",
 }  # fmt: skip
 
-__all__ = ["Busy", "RoletrailError", *_WHERE]
+__all__ = ["DEFAULT_DB", "Busy", "RoletrailError", *_WHERE]
 
 
 def __getattr__(name: str):

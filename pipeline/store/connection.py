@@ -30,7 +30,6 @@ import duckdb
 
 from pipeline.errors import Busy, RoletrailError
 
-DEFAULT_DB = "roletrail.duckdb"
 WRITER_WAIT_SECONDS = 120.0  # how long a writer waits for readers' snapshot copies
 POLL_SECONDS = 0.05
 
