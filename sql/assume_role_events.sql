@@ -79,7 +79,7 @@ final as (
         *,
         nullif(role_arn_text, '') as role_arn,
         -- regexp_extract gives '' for no match on DuckDB and Spark, NULL on Trino: nullif agrees
-        nullif(regexp_extract(role_arn_text, '^arn:aws[a-z-]*:iam::([0-9]{12}):role/', 1), '') as role_account,
+        nullif(regexp_extract(role_arn_text, '^arn:aws[a-z-]*:iam::([^:]+):role/', 1), '') as role_account,
         nullif(regexp_extract(role_arn_text, '/([^/]+)$', 1), '') as role_name,
         -- sourceIdentity is carried through a chain and cannot be changed
         coalesce(requested_source_identity, issued_source_identity, caller_source_identity) as source_identity,
@@ -88,7 +88,7 @@ final as (
         error_code is null as succeeded,
         caller_type = 'AWSAccount' as is_owner_copy,
         coalesce(
-            caller_account <> nullif(regexp_extract(role_arn_text, '^arn:aws[a-z-]*:iam::([0-9]{12}):role/', 1), ''),
+            caller_account <> nullif(regexp_extract(role_arn_text, '^arn:aws[a-z-]*:iam::([^:]+):role/', 1), ''),
             false
         ) as is_cross_account,
         caller_type = 'AssumedRole' as is_role_chain

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import re
 from pathlib import Path
@@ -110,8 +111,10 @@ def test_parameters_are_bound_never_formatted():
     for d in DETECTORS:
         assert "{}" not in d.sql and "%s" not in d.sql, d.id
         # every config-dependent value is a $parameter
+        # every parameter is used: in the query, or by name in the module of its postprocess step
+        post = inspect.getsource(inspect.getmodule(d.postprocess)) if d.postprocess is not None else ""
         for p in d.params:
-            assert f"${p.name}" in d.sql or d.postprocess is not None, (d.id, p.name)
+            assert f"${p.name}" in d.sql or f'params["{p.name}"]' in post, (d.id, p.name)
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")

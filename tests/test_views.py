@@ -235,3 +235,18 @@ def test_chain_costs_one_lookup_per_hop(tmp_path, db):
         assert c is not None and len(c.hops) == hops and c.matched == "access_key_id"
         assert counting.queries == hops + 3, (key, counting.queries)
     con.close()
+
+
+def test_role_account_is_the_arns_account_field_as_it_is(tmp_path, db):
+    """A parser-test sample names `arn:aws:iam::1111111111:role/user` (ten digits): the role's
+    account is what the ARN says, not NULL, and the call is cross-account."""
+    r = {
+        "eventVersion": "1.08", "eventTime": "2024-05-01T10:00:00Z", "eventID": "short-account",
+        "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole", "awsRegion": "us-east-1",
+        "sourceIPAddress": IP, "recipientAccountId": SHARED,
+        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{SHARED}:user/a", "accountId": SHARED},
+        "requestParameters": {"roleArn": "arn:aws:iam::1111111111:role/user", "roleSessionName": "s"},
+    }  # fmt: skip
+    load(db, tmp_path, [r])
+    [row] = rows(db, "select role_account, is_cross_account from assume_role_events")
+    assert (row["role_account"], row["is_cross_account"]) == ("1111111111", True)
