@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pipeline import lake as layout
 from pipeline.errors import RoletrailError
 from pipeline.store import schema
+from pipeline.times import parse_utc as _event_time
 
 CANONICAL_TIME = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -68,18 +69,6 @@ def _unknown_keys(rec: dict) -> bool:
         if isinstance(node, dict) and not node.keys() <= known.keys():
             return True
     return False
-
-
-def _event_time(value) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if t.tzinfo is not None:
-        t = t.astimezone(dt.UTC).replace(tzinfo=None)
-    return t
 
 
 def records_of(source_uri: str, refs: list[tuple]) -> list[tuple]:

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
+from pipeline.times import parse_utc as _time
+
 # what botocore accepts as a bucket name (as in pipeline.sources.s3)
 BUCKET = re.compile(r"^[a-zA-Z0-9.\-_]{1,255}$")
 MAX_KEY = 1024  # S3's longest key, in UTF-8 bytes
@@ -72,16 +74,6 @@ def _json(text: str, what: str):
         return json.loads(text)
     except (ValueError, RecursionError) as e:
         raise NotANotification(f"{what} is not JSON: {' '.join(str(e).split())[:200]}") from None
-
-
-def _time(value) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
 def _named(bucket, key, etag=None, size=None, time=None) -> Named | str:

@@ -19,6 +19,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 
+from pipeline.times import parse_utc as parse_time
 from pipeline.verify.keys import SIGNATURE_ALGORITHM, PublicKey
 
 # trail names may hold underscores, regions never do: the home region anchors the split
@@ -68,16 +69,6 @@ def log_stream(key: str) -> tuple[tuple[str, str] | None, dt.datetime | None]:
         return (m[1], m[2]), dt.datetime.strptime(m[3], "%Y%m%dT%H%MZ")
     except ValueError:
         return (m[1], m[2]), None
-
-
-def parse_time(value) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
 def sha256_of(data: bytes) -> str:
