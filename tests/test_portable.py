@@ -275,8 +275,9 @@ def test_list_has_any_is_arrays_overlap(dialect):
 @pytest.mark.parametrize("dialect", sorted(dialects.NOT_PORTABLE))
 def test_every_declared_gap_is_still_a_gap(dialect):
     """An entry of NOT_PORTABLE whose query now carries must leave the list."""
-    for name in dialects.NOT_PORTABLE[dialect]:
-        kind, _, part = name.partition(" ")
+    for name, why in dialects.NOT_PORTABLE[dialect].items():
+        if why.startswith("at run time"):
+            continue  # carries as text, fails when the engine runs it: tests/test_spark.py's to see
         if (
             name.startswith("detector")
             and any(dep in QUERIES[name] for dep in ("trust_policy_statements",))

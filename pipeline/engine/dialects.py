@@ -41,6 +41,7 @@ NO_SPELLING["athena"] = NO_SPELLING["trino"]  # e.g. as Lambda functions (USING 
 _TRUST_JSON = "walks policy JSON with json_type/json_keys, which Spark (json_type) and Trino lack"
 NOT_PORTABLE = {
     "spark": {
+        "view trust_policy_versions": "at run time: to_json of a JSON string (Spark's to_json takes a struct)",
         "view trust_policy_statements": _TRUST_JSON,
         "detector trust_policy_weakened": "reads trust_policy_statements",
     },
