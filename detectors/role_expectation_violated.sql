@@ -167,7 +167,7 @@ third_party as (
     where c.is_cross_account
       and coalesce(c.external_id, '') <> ''
       and not list_contains($organization_accounts, c.caller_account)
-      and (len($organization_accounts) > 0 or t.account_id is null)
+      and (array_length($organization_accounts) > 0 or t.account_id is null)
 ),
 
 probes as (

@@ -11,7 +11,7 @@ with calls as (
         roletrail_network(source_ip) as network
     from assume_role_calls
     where is_cross_account
-      and eventtime >= case when len($known_cidrs) > 0 then $window_start else $baseline_start end
+      and eventtime >= case when array_length($known_cidrs) > 0 then $window_start else $baseline_start end
       and coalesce(caller_type, '') <> 'AWSService'
 ),
 
@@ -28,7 +28,7 @@ learned as (
         ) - case when succeeded then 1 else 0 end as role_assumes_before,
         min(eventtime) over (partition by role_arn) as role_first_seen
     from calls
-    where len($known_cidrs) = 0
+    where array_length($known_cidrs) = 0
 ),
 
 flagged as (
@@ -37,7 +37,7 @@ flagged as (
         role_session_name, source_identity, user_agent, succeeded, network,
         ip_status as address_status
     from calls
-    where len($known_cidrs) > 0
+    where array_length($known_cidrs) > 0
       and ip_status in ('unknown', 'malformed')
 
     union all
@@ -112,7 +112,7 @@ select
     $known_cidrs as known_cidrs,
     failed as failed_assumes,
     network,
-    case when len($known_cidrs) = 0 then $lookback_days end as baseline__window_days,
-    case when len($known_cidrs) = 0 then 'role_arn, source network (/24, /48) of successful assumes' end
+    case when array_length($known_cidrs) = 0 then $lookback_days end as baseline__window_days,
+    case when array_length($known_cidrs) = 0 then 'role_arn, source network (/24, /48) of successful assumes' end
         as baseline__key
 from grouped
