@@ -63,7 +63,7 @@ def spark_engine(lake: str, spark):
     for name in (TABLE, *MATERIALIZED, *AS_STORE_TABLE):
         if has_table(lake, name):
             engine.register_dataframe(
-                AS_STORE_TABLE.get(name, name), spark.read.parquet(table_path(lake, name))
+                AS_STORE_TABLE.get(name, name), engine.spark.read.parquet(table_path(lake, name))
             )
             provided.add(name)
     create_views(engine, provided)

@@ -326,16 +326,16 @@ def _refresh_views(spark, lake: str, days: list[str]) -> None:
     from pipeline.engine.spark import SparkEngine
     from pipeline.store import sql_text
 
-    engine = SparkEngine(spark)
-    logs = spark.read.parquet(layout.table_path(lake, layout.TABLE))
+    engine = SparkEngine(spark)  # its own session: the caller's temporary views stay as they are
+    logs = engine.spark.read.parquet(layout.table_path(lake, layout.TABLE))
     engine.register_dataframe(layout.TABLE, logs.where(F.col("day").isin(days)))
-    events = spark.sql(engine.sql_text(sql_text("assume_role_events")))
+    events = engine.spark.sql(engine.sql_text(sql_text("assume_role_events")))
     events = events.withColumn("day", F.date_format("eventtime", "yyyy-MM-dd"))
     events.repartition("day").write.mode("overwrite").partitionBy("day").parquet(
         layout.table_path(lake, "assume_role_events")
     )
     engine.register_dataframe(layout.TABLE, logs)
-    actions = spark.sql(engine.sql_text(sql_text("session_actions")))
+    actions = engine.spark.sql(engine.sql_text(sql_text("session_actions")))
     # read whole before it is replaced: write to a new folder, then swap it in
     target = layout.table_path(lake, "session_actions")
     actions.coalesce(1).write.mode("overwrite").parquet(target + ".next")

@@ -127,6 +127,7 @@ def test_lake_build_applies_ingests_rules(org, built):
 
 
 def test_a_second_build_reads_only_new_files(org, built, spark, tmp_path):
+    _, (before,) = built["spark"].query("select count(*), max(eventid) from cloudtrail_logs")
     lake_path = tmp_path / "lake"
     src = tmp_path / "src"
     write(src, ct_key(suffix="a"), log_bytes([record("a-1"), record("a-2")]))
@@ -142,6 +143,10 @@ def test_a_second_build_reads_only_new_files(org, built, spark, tmp_path):
     _, rows = engine.query("select eventid from cloudtrail_logs order by 1")
     engine.close()
     assert [r[0] for r in rows] == ["a-1", "a-2", "b-1"]
+    # each build and each engine has a session of its own: the module's engine, on the same
+    # Spark context, still reads the module's lake, not the lake just built
+    _, (after,) = built["spark"].query("select count(*), max(eventid) from cloudtrail_logs")
+    assert after == before
 
 
 def _normal(value):

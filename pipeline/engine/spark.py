@@ -66,13 +66,26 @@ def register_functions(spark) -> None:
     spark.udf.register("roletrail_session_shape", session_shape, StringType())
 
 
+def own_session(spark):
+    """A new session of `spark`'s context with its SQL settings (the cache is shared, the
+    temporary views and functions are not)."""
+    own = spark.newSession()
+    for key, value in spark.conf.getAll.items():
+        if key.startswith("spark.sql.") and own.conf.isModifiable(key):
+            own.conf.set(key, value)
+    return own
+
+
 class SparkEngine:
     name = "spark"
     reads_store = False  # Spark reads a lake, never the DuckDB file
 
     def __init__(self, spark):
-        self.spark = spark
-        register_functions(spark)
+        # a session of its own over the caller's context: its temporary views (cloudtrail_logs,
+        # the views, the parameter tables) are its own, so a lake build and an engine, or two
+        # engines, in one process never read each other's tables
+        self.spark = own_session(spark)
+        register_functions(self.spark)
 
     @classmethod
     def open_lake(cls, lake: str, cfg) -> SparkEngine:
@@ -106,6 +119,9 @@ class SparkEngine:
         self.spark.createDataFrame([tuple(r) for r in rows], schema).createOrReplaceTempView(name)
 
     def register_dataframe(self, name: str, df) -> None:
+        """A DataFrame of this engine's session (`engine.spark.read...`) as a table."""
+        if df.sparkSession is not self.spark:
+            raise RoletrailError(f"spark: {name} belongs to another session; read it with engine.spark")
         df.createOrReplaceTempView(name)
 
     def cache(self, name: str) -> None:
