@@ -182,6 +182,10 @@ def reader(db_path: str | os.PathLike, locked: bool = True) -> Iterator[duckdb.D
         print(f"roletrail: a run is writing {db_path}; reading its state as of {when}", file=sys.stderr)
     con = connect(snap.path, read_only=True)
     try:
+        # the views call roletrail's functions (trust_policy_statements reads policies in Python)
+        from pipeline.engine.duck import register_functions
+
+        register_functions(con)
         if locked:
             lock_down(con)
         yield con

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from importlib import resources
 
 import duckdb
@@ -37,9 +38,31 @@ def init_db(con: duckdb.DuckDBPyConnection) -> None:
     create_views(con)
 
 
+def _stamp() -> str:
+    """What the views are made of: their SQL and the tables' columns. A database whose views
+    carry this stamp already has them as this code would create them."""
+    text = repr((TABLES, ADDED_COLUMNS, [(name, sql_text(name)) for name in view_names()]))
+    return "roletrail " + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create the views, unless the database has this code's views already (each run would
+    otherwise pay for binding every view: a tenth of a second, and the functions below)."""
+    stamp = _stamp()
+    names = view_names()
+    current = dict(
+        con.execute(
+            "select view_name, comment from duckdb_views() where not internal and database_name = current_database()"
+        ).fetchall()
+    )
+    if all(current.get(name) == stamp for name in names):
+        return
+    # a view may call roletrail's functions (trust_policy_statements reads policies in Python)
+    from pipeline.engine.duck import register_functions
+
+    register_functions(con)
     # views build on one another; create in dependency order by retrying the ones that failed
-    pending = view_names()
+    pending = names
     while pending:
         failed, last_error = [], None
         for name in pending:
@@ -51,3 +74,5 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
         if len(failed) == len(pending):
             raise RoletrailError(f"cannot create views {failed}: {last_error}")
         pending = failed
+    for name in names:
+        con.execute(f"comment on view {name} is '{stamp}'")
