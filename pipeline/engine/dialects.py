@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -19,18 +18,20 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from pipeline.engine.rewrites import REWRITES
 from pipeline.errors import RoletrailError
 
 # roletrail's own name for a dialect -> sqlglot's
 SQLGLOT_DIALECTS = {"duckdb": "duckdb", "spark": "spark", "trino": "trino", "athena": "athena"}
 # scalar functions roletrail registers itself on an engine (Python on DuckDB and Spark)
-UDFS = ("roletrail_ip_status", "roletrail_network", "roletrail_session_shape")
+UDFS = ("roletrail_ip_status", "roletrail_network", "roletrail_session_shape", "roletrail_trust_principals")
 # roletrail functions an engine has no spelling of yet, and what a user must supply instead;
 # export-sql says so above every query that needs one (a test holds every other function to the list)
 NO_SPELLING = {
     "trino": {
         "roletrail_network": "an address's /24 or /48 (pipeline.netcheck.network_of): a UDF of your own",
         "roletrail_session_shape": "a session name's template (pipeline.session_shape): a UDF of your own",
+        "roletrail_trust_principals": "a trust policy's principals (pipeline.trust_policy): a UDF of your own",
     },
 }
 NO_SPELLING["athena"] = NO_SPELLING["trino"]  # e.g. as Lambda functions (USING EXTERNAL FUNCTION)
@@ -38,17 +39,14 @@ NO_SPELLING["athena"] = NO_SPELLING["trino"]  # e.g. as Lambda functions (USING 
 # views and detectors that do not carry to an engine yet, and why. Detection on that engine
 # leaves them out and says so; tests/test_portable.py checks each entry still fails to carry,
 # so the list cannot outlive the gap it records.
-_TRUST_JSON = "walks policy JSON with json_type/json_keys, which Spark (json_type) and Trino lack"
+_TRUST_UDF = "reads policies with roletrail_trust_principals (Python): a UDF of your own on Trino"
 NOT_PORTABLE = {
     "spark": {
-        "view trust_policy_versions": "at run time: to_json of a JSON string (Spark's to_json takes a struct)",
-        "view trust_policy_statements": _TRUST_JSON,
-        "detector trust_policy_weakened": "reads trust_policy_statements",
         "detector role_expectation_violated": "at run time: runs, but one alert's details differ from DuckDB's",
     },
     "trino": {
-        "view trust_policy_statements": _TRUST_JSON + "; unnest() as a function",
-        "detector trust_policy_weakened": "reads trust_policy_statements; unnest() as a function",
+        "view trust_policy_statements": _TRUST_UDF,
+        "detector trust_policy_weakened": "reads trust_policy_statements",
         "detector role_expectation_violated": "unnest() as a function (Trino: cross join unnest)",
     },
 }
@@ -148,166 +146,6 @@ def parameter_order(sql: str, dialect: str) -> list[str]:
 # ---- rewrites ----------------------------------------------------------------------------------
 
 
-def _template(sql: str, dialect: str, **nodes: exp.Expression) -> exp.Expression:
-    """A fixed expression in the target dialect whose `__name` columns are replaced by nodes."""
-    tree = sqlglot.parse_one(sql, read=dialect)
-
-    def fill(node):
-        if isinstance(node, exp.Column) and not node.table and node.name.startswith("__"):
-            return nodes[node.name[2:]].copy()
-        return node
-
-    return tree.transform(fill)
-
-
-def _ordered_list(agg: exp.ArrayAgg) -> exp.Expression | None:
-    """`list(x order by a, b)` on Spark: collect_list drops the order silently, so collect
-    structs (a, b, x), sort them and keep x."""
-    order = agg.this
-    if not isinstance(order, exp.Order):
-        return None
-    keys = order.expressions
-    if any(k.args.get("desc") for k in keys):
-        raise RoletrailError("Spark: list(... order by ... desc) is not carried; order ascending")
-    fields = ", ".join(f"'k{i}', __k{i}" for i in range(len(keys)))
-    return _template(
-        f"transform(array_sort(collect_list(named_struct({fields}, 'v', __v))), e_ -> e_.v)",
-        "spark",
-        v=order.this,
-        **{f"k{i}": k.this for i, k in enumerate(keys)},
-    )
-
-
-def spark_ordered_lists(node):
-    if isinstance(node, exp.Filter) and isinstance(node.this, exp.ArrayAgg):
-        rewritten = _ordered_list(node.this)
-        if rewritten is not None:
-            # the FILTER belongs to the aggregate inside the rewrite, not to its result
-            agg = rewritten.find(exp.ArrayAgg)
-            agg.replace(exp.Filter(this=agg.copy(), expression=node.expression.copy()))
-            return rewritten
-    if isinstance(node, exp.ArrayAgg) and not isinstance(node.parent, exp.Filter):
-        return _ordered_list(node) or node
-    return node
-
-
-SECONDS = {"DAY": 86400, "HOUR": 3600, "MINUTE": 60, "SECOND": 1}
-
-
-def spark_frame_units(node):
-    """A frame `interval '14' day preceding and interval '1' hour preceding`: Spark wants both
-    bounds of one interval type, so both are given in the finer unit (336 hours and 1 hour)."""
-    if not isinstance(node, exp.WindowSpec):
-        return node
-    bounds = [node.args.get("start"), node.args.get("end")]
-    intervals = [b for b in bounds if isinstance(b, exp.Interval) and b.this.is_string]
-    units = {b.unit.name.upper() for b in intervals if b.unit is not None}
-    if len(intervals) < 2 or len(units) < 2 or not units <= SECONDS.keys():
-        return node
-    finest = min(units, key=SECONDS.get)
-    node = node.copy()
-    for key in ("start", "end"):
-        b = node.args[key]
-        amount = int(b.this.name) * SECONDS[b.unit.name.upper()] // SECONDS[finest]
-        node.set(key, exp.Interval(this=exp.Literal.string(str(amount)), unit=exp.var(finest)))
-    return node
-
-
-def spark_percentiles(node):
-    """quantile_cont / median: Spark's exact `percentile(x, p)`, which also runs over a frame."""
-    if isinstance(node, exp.PercentileCont):
-        return exp.Anonymous(this="percentile", expressions=[node.this.copy(), node.expression.copy()])
-    if isinstance(node, exp.Median):
-        return exp.Anonymous(this="percentile", expressions=[node.this.copy(), exp.Literal.number("0.5")])
-    return node
-
-
-def _one_based(index: exp.Expression) -> exp.Expression:
-    # sqlglot keeps a parsed subscript 0-based (DuckDB's [1] is 0 in the tree)
-    if isinstance(index, exp.Literal) and index.is_int:
-        return exp.Literal.number(int(index.this) + 1)
-    return exp.Add(this=index.copy(), expression=exp.Literal.number(1))
-
-
-def spark_safe_subscript(node):
-    """`resources[1]` (DuckDB, 1-based, NULL past the end): try_element_at on Spark, where an
-    index past the end raises in ANSI mode (Spark 4's default)."""
-    if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
-        return exp.Anonymous(
-            this="try_element_at", expressions=[node.this.copy(), _one_based(node.expressions[0])]
-        )
-    return node
-
-
-def arrays_overlap(node):
-    """`list_has_any(a, b)`: sqlglot prints `a && b` for Spark and Trino, which neither reads;
-    both have arrays_overlap."""
-    if isinstance(node, exp.ArrayOverlaps):
-        return exp.Anonymous(this="arrays_overlap", expressions=[node.this.copy(), node.expression.copy()])
-    return node
-
-
-def trino_safe_subscript(node):
-    """`resources[1]`: element_at on Trino, where a subscript past the end raises."""
-    if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
-        return exp.Anonymous(
-            this="element_at", expressions=[node.this.copy(), _one_based(node.expressions[0])]
-        )
-    return node
-
-
-def trino_percentiles(node):
-    """Trino has no exact percentile: approx_percentile (a t-digest; close, not identical)."""
-    if isinstance(node, exp.PercentileCont):
-        return exp.Anonymous(this="approx_percentile", expressions=[node.this.copy(), node.expression.copy()])
-    if isinstance(node, exp.Median):
-        return exp.Anonymous(
-            this="approx_percentile", expressions=[node.this.copy(), exp.Literal.number("0.5")]
-        )
-    return node
-
-
-def trino_regexp_replace_all(node):
-    """DuckDB needs the 'g' option to replace every match; Trino always does and has no option."""
-    if isinstance(node, exp.RegexpReplace) and node.args.get("modifiers") is not None:
-        node = node.copy()
-        node.set("modifiers", None)
-    return node
-
-
-def trino_array_append(node):
-    """list_append(l, x): Trino has no array_append; concat(l, array[x])."""
-    if isinstance(node, exp.ArrayAppend):
-        return exp.ArrayConcat(
-            this=node.this.copy(), expressions=[exp.Array(expressions=[node.expression.copy()])]
-        )
-    return node
-
-
-# pipeline/netcheck.py's ip_status in Trino SQL: contains(network, address) per listed address
-TRINO_IP_STATUS = r"""
-case
-    when __ip is null then null
-    when regexp_like(trim(__ip), '^[a-z0-9-]+([.][a-z0-9-]+)*[.]amazonaws[.]com([.]cn)?$')
-        or trim(__ip) in ('AWS Internal', '&AWS; Internal') then 'service'
-    when any_match(split(__ip, ','), p -> try_cast(split_part(trim(p), '%', 1) as ipaddress) is null)
-        then 'malformed'
-    when all_match(
-        split(__ip, ','),
-        p -> any_match(__cidrs, c -> contains(c, cast(split_part(trim(p), '%', 1) as ipaddress)))
-    ) then 'known'
-    else 'unknown'
-end
-"""
-
-
-def trino_ip_status(node):
-    if isinstance(node, exp.Anonymous) and node.name.lower() == "roletrail_ip_status":
-        ip, cidrs = node.expressions
-        return _template(TRINO_IP_STATUS, "trino", ip=ip, cidrs=cidrs)
-    return node
-
-
 def refuse_unportable(tree: exp.Expression) -> None:
     """DuckDB constructs that sqlglot prints for another engine without an error but that the
     engine rejects or reads differently: refused here, with what to write instead."""
@@ -329,28 +167,6 @@ def refuse_unportable(tree: exp.Expression) -> None:
             reason = "a letter inside a date format (Spark reads it as a pattern): concatenate it outside"
         if reason:
             raise RoletrailError(f"not portable: {reason} (in `{node.sql('duckdb')[:60]}`)")
-
-
-Rewrite = Callable[[exp.Expression], exp.Expression]
-REWRITES: dict[str, tuple[Rewrite, ...]] = {
-    "duckdb": (),
-    "spark": (
-        spark_ordered_lists,
-        spark_percentiles,
-        spark_safe_subscript,
-        spark_frame_units,
-        arrays_overlap,
-    ),
-    "trino": (
-        arrays_overlap,
-        trino_percentiles,
-        trino_regexp_replace_all,
-        trino_array_append,
-        trino_safe_subscript,
-        trino_ip_status,
-    ),
-}
-REWRITES["athena"] = REWRITES["trino"]  # Athena engine v3 is Trino
 
 
 def carry(

@@ -49,20 +49,23 @@ class DuckDBEngine:
 
 
 def register_functions(con) -> None:
-    """roletrail's scalar functions (the ip-in-network check, an address's network) on DuckDB."""
+    """roletrail's functions on a DuckDB connection: the ip-in-network check, an address's
+    network, a session name's shape, a trust policy's principals (the same Python as on Spark)."""
     from duckdb.sqltypes import VARCHAR
 
     from pipeline.netcheck import ip_status, network_of
     from pipeline.session_shape import session_shape
+    from pipeline.trust_policy import DUCKDB_TYPE, principals
 
     # "special": the function itself sees NULLs and may return NULL (no network of a service)
-    for name, fn, args, nulls in (
-        ("roletrail_ip_status", ip_status, [VARCHAR, "VARCHAR[]"], "default"),
-        ("roletrail_network", network_of, [VARCHAR], "special"),
-        ("roletrail_session_shape", session_shape, [VARCHAR], "default"),
+    for name, fn, args, returns, nulls in (
+        ("roletrail_ip_status", ip_status, [VARCHAR, "VARCHAR[]"], VARCHAR, "default"),
+        ("roletrail_network", network_of, [VARCHAR], VARCHAR, "special"),
+        ("roletrail_session_shape", session_shape, [VARCHAR], VARCHAR, "default"),
+        ("roletrail_trust_principals", principals, [VARCHAR], DUCKDB_TYPE, "default"),
     ):
         try:
-            con.create_function(name, fn, args, VARCHAR, null_handling=nulls)
+            con.create_function(name, fn, args, returns, null_handling=nulls)
         except Exception as e:  # already registered on this connection
             if "already" not in str(e).lower():
                 raise
