@@ -48,7 +48,7 @@ weaknesses as (
         and s.principal_account is not null
         and s.principal_account <> s.role_account
         and not list_contains($organization_accounts, s.principal_account)
-        and (len($organization_accounts) > 0 or t.account_id is null)
+        and (array_length($organization_accounts) > 0 or t.account_id is null)
         and not list_contains(s.condition_keys, 'sts:externalid')
     )
 ),

@@ -227,7 +227,7 @@ def test_every_detector_gives_duckdbs_alerts_on_spark(org, built, spark, tmp_pat
         assert got.keys() == want_here.keys(), name
         for alert_id, want in want_here.items():
             # detector, severity, event count, event ids in order, details
-            assert got[alert_id] == want, (name, alert_id)
+            assert got[alert_id] == want, f"{name} {alert_id}:\n got {got[alert_id]}\nwant {want}"
 
 
 def test_spark_function_list_is_the_sessions(spark):

@@ -41,9 +41,7 @@ NO_SPELLING["athena"] = NO_SPELLING["trino"]  # e.g. as Lambda functions (USING 
 # so the list cannot outlive the gap it records.
 _TRUST_UDF = "reads policies with roletrail_trust_principals (Python): a UDF of your own on Trino"
 NOT_PORTABLE = {
-    "spark": {
-        "detector role_expectation_violated": "at run time: runs, but one alert's details differ from DuckDB's",
-    },
+    "spark": {},  # every view and detector runs on Spark (tests/test_spark.py compares them all)
     "trino": {
         "view trust_policy_statements": _TRUST_UDF,
         "detector trust_policy_weakened": "reads trust_policy_statements",

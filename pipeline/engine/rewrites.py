@@ -172,6 +172,14 @@ def trino_ip_status(node):
     return node
 
 
+def spark_empty_list_is_null(node):
+    """`list(x) filter (where ...)` over no rows: NULL on DuckDB (and Trino), an empty array on
+    Spark; NULL there too, so an alert's details leave the key out on every engine."""
+    if isinstance(node, exp.Filter) and isinstance(node.this, exp.ArrayAgg):
+        return _template("case when size(__l) > 0 then __l end", "spark", l=node)
+    return node
+
+
 def _json_cast(node) -> bool:
     return isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.JSON)
 
@@ -198,6 +206,7 @@ REWRITES: dict[str, tuple[Rewrite, ...]] = {
     "duckdb": (),
     "spark": (
         spark_ordered_lists,
+        spark_empty_list_is_null,
         spark_percentiles,
         spark_safe_subscript,
         spark_frame_units,
