@@ -74,6 +74,23 @@ def spark_section(root: Path, records: int, files: int, bin_dir: Path, env: dict
         wall, peak, _ = timed_tree(args, env)
         got[label] = wall
         say(f"  {label:<46} {wall:8.1f} s  {records / wall:>9,.0f} rec/s  peak RSS {peak:,} MiB")
+    # the same alerts from each engine (ids; the parity test compares every field)
+    import duckdb
+
+    alert_ids = {}
+    for name, path in (
+        ("duckdb", db),
+        ("spark", str(work / "s.duckdb")),
+        ("duckdb over the lake", str(work / "l.duckdb")),
+    ):
+        con = duckdb.connect(path, read_only=True)
+        alert_ids[name] = {r[0] for r in con.execute("select alert_id from alerts").fetchall()}
+        con.close()
+    same = all(ids == alert_ids["duckdb"] for ids in alert_ids.values())
+    say(
+        f"  alerts: {', '.join(f'{k} {len(v)}' for k, v in alert_ids.items())}; "
+        f"{'the same ids' if same else 'DIFFERENT ids'} on every engine"
+    )
     say(f"  ratio lake build / ingest: {got['Spark: lake build'] / got['DuckDB: ingest']:.1f}x; "
         f"detect on Spark / on DuckDB: {got['Spark: detect --engine spark --lake'] / got['DuckDB: detect (first run)']:.1f}x; "
         f"DuckDB over the lake / over its file: {got['DuckDB: detect --lake (over Spark' + chr(39) + 's Parquet)'] / got['DuckDB: detect (first run)']:.1f}x")  # fmt: skip
