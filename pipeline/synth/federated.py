@@ -25,6 +25,17 @@ from .identities import saml_identity, web_identity
 from .records import AssumeResult, _issue
 
 
+def _session_params(params, source_identity, principal_tags, transitive_tag_keys, duration_seconds) -> None:
+    """The session parameters both federated calls take, in the order CloudTrail writes them."""
+    if source_identity is not None:
+        params["sourceIdentity"] = source_identity
+    if principal_tags:
+        params["principalTags"] = dict(principal_tags)
+    if transitive_tag_keys:
+        params["transitiveTagKeys"] = list(transitive_tag_keys)
+    params["durationSeconds"] = duration_seconds
+
+
 def _federated_assume(
     rng: random.Random,
     t: datetime,
@@ -105,13 +116,7 @@ def assume_role_with_saml(
         "sAMLAssertionID": "_" + _uuid(rng).replace("-", ""),
         "roleSessionName": session_name,
     }
-    if source_identity is not None:
-        params["sourceIdentity"] = source_identity
-    if principal_tags:
-        params["principalTags"] = dict(principal_tags)
-    if transitive_tag_keys:
-        params["transitiveTagKeys"] = list(transitive_tag_keys)
-    params["durationSeconds"] = duration_seconds
+    _session_params(params, source_identity, principal_tags, transitive_tag_keys, duration_seconds)
     params["roleArn"] = role_arn
     params["principalArn"] = principal_arn
     resources = [
@@ -163,13 +168,7 @@ def assume_role_with_web_identity(
     rng = rng or _derived_rng("AssumeRoleWithWebIdentity", _ts(t), role_arn, subject, session_name)
     role_account, _, _ = _split_role_arn(role_arn)
     params: dict[str, Any] = {"roleArn": role_arn, "roleSessionName": session_name}
-    if source_identity is not None:
-        params["sourceIdentity"] = source_identity
-    if principal_tags:
-        params["principalTags"] = dict(principal_tags)
-    if transitive_tag_keys:
-        params["transitiveTagKeys"] = list(transitive_tag_keys)
-    params["durationSeconds"] = duration_seconds
+    _session_params(params, source_identity, principal_tags, transitive_tag_keys, duration_seconds)
     resources = [{"ARN": role_arn, "accountId": role_account, "type": "AWS::IAM::Role"}]
     identity = web_identity(provider, subject, audience)
     return _federated_assume(
