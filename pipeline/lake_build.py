@@ -20,10 +20,11 @@ import hashlib
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pipeline import lake as layout
 from pipeline.errors import RoletrailError
+from pipeline.ingest.summary import ObjectCounts
 from pipeline.store import schema
 from pipeline.times import parse_utc as _event_time
 
@@ -31,19 +32,9 @@ CANONICAL_TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass
-class LakeSummary:
+class LakeSummary(ObjectCounts):
     lake: str
     run_id: str
-    objects_listed: int = 0
-    objects_new: int = 0
-    objects_loaded: int = 0
-    objects_skipped: int = 0
-    objects_quarantined: int = 0
-    records_loaded: int = 0
-    records_quarantined: int = 0
-    duplicates_dropped: int = 0
-    seconds: float = 0.0
-    quarantined: list[tuple[str, str]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [

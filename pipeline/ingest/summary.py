@@ -5,24 +5,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 
-@dataclass
-class IngestSummary:
-    source: str
-    run_id: str
+@dataclass(kw_only=True)
+class ObjectCounts:
+    """The counts `ingest` and `lake build` both keep: the same rules, the same numbers."""
+
     objects_listed: int = 0
     objects_new: int = 0
     objects_loaded: int = 0
     objects_skipped: int = 0
     objects_quarantined: int = 0
-    objects_failed: int = 0
     records_loaded: int = 0
     records_quarantined: int = 0
-    records_skipped: int = 0  # Insights records inside Records documents
     duplicates_dropped: int = 0
-    id_collisions: int = 0
-    batches_split: int = 0  # batches that did not fit in memory_limit and were loaded in halves
     seconds: float = 0.0
     quarantined: list[tuple[str, str]] = field(default_factory=list)  # (uri, reason)
+
+
+@dataclass
+class IngestSummary(ObjectCounts):
+    source: str
+    run_id: str
+    objects_failed: int = 0
+    records_skipped: int = 0  # Insights records inside Records documents
+    id_collisions: int = 0
+    batches_split: int = 0  # batches that did not fit in memory_limit and were loaded in halves
     record_reasons: dict[str, int] = field(default_factory=dict)
     fetch_errors: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # the source's own lines (Source.report)
