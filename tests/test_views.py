@@ -250,3 +250,22 @@ def test_role_account_is_the_arns_account_field_as_it_is(tmp_path, db):
     load(db, tmp_path, [r])
     [row] = rows(db, "select role_account, is_cross_account from assume_role_events")
     assert (row["role_account"], row["is_cross_account"]) == ("1111111111", True)
+
+
+def test_views_are_recreated_only_when_one_is_missing_or_stale(tmp_path):
+    con = store.connect(tmp_path / "v.duckdb")
+    store.init_db(con)
+
+    def comments():
+        return dict(
+            con.execute("select view_name, comment from duckdb_views() where not internal").fetchall()
+        )
+
+    stamp = comments()["assume_role_events"]
+    assert stamp.startswith("roletrail ") and set(comments().values()) == {stamp}
+    assert set(comments()) == set(store.view_names())
+    con.execute("drop view session_actions")
+    con.execute("comment on view role_sessions is 'from an older roletrail'")
+    store.init_db(con)
+    assert set(comments()) == set(store.view_names()) and set(comments().values()) == {stamp}
+    con.close()
