@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from pipeline import lake as layout
 from pipeline.errors import RoletrailError
+from pipeline.ingest.eventid import derived_ids
 from pipeline.ingest.summary import ObjectCounts
 from pipeline.store import schema
 from pipeline.times import parse_utc as _event_time
@@ -71,7 +72,7 @@ def records_of(source_uri: str, refs: list[tuple]) -> list[tuple]:
 
     source = open_source(source_uri)
     max_document = IngestOptions().max_document_mb * 1024 * 1024  # ingest's default cap
-    out = []
+    out, underived = [], []
     for uri, key, etag, size in refs:
         ref = ObjectRef(uri, key, etag, size, None)
         try:
@@ -108,18 +109,18 @@ def records_of(source_uri: str, refs: list[tuple]) -> list[tuple]:
                     ("bad", uri, idx, text, None, None, f"eventTime cannot be parsed: {rec['eventTime']}")
                 )
             else:
-                derived = not rec.get("eventID")
+                event_id = rec.get("eventID")  # as ingest: only a missing or null id is derived
+                derived = event_id is None
                 digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
-                eventid = rec.get("eventID") or _derived_id(text)
                 needs_raw = derived or rec["eventTime"] != when.strftime(CANONICAL_TIME) or _unknown_keys(rec)
+                if derived:
+                    underived.append(len(out))
                 out.append(("rec", uri, idx, text, when, int.from_bytes(digest, "big", signed=True),
-                            json.dumps([eventid, derived, needs_raw])))  # fmt: skip
-    return out
-
-
-def _derived_id(text: str) -> str:
-    h = hashlib.md5(text.encode()).hexdigest()  # noqa: S324 (an id, not a secret)
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+                            [event_id, derived, needs_raw]))  # fmt: skip
+    # records without an eventID get ingest's derived id (pipeline.ingest.eventid), in one query
+    for i, eventid in zip(underived, derived_ids([out[i][3] for i in underived]), strict=True):
+        out[i][6][0] = eventid
+    return [row[:6] + (json.dumps(row[6]),) if row[0] == "rec" else row for row in out]
 
 
 # ---- on the driver ------------------------------------------------------------------------------

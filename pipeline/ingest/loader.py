@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.ingest import manifest
+from pipeline.ingest import eventid, manifest
 from pipeline.ingest.batch import Batch
 from pipeline.ingest.decode import Prepared, decode, diagnose
 from pipeline.ingest.options import IngestOptions
@@ -67,6 +67,7 @@ class Loader:
         structs = [p for p, kind in typed if kind == "OBJECT"]
         paths = checked + [p for p in structs if p not in checked] + ["$.resources[0]"]
         self.params = {"paths": paths}
+        self.pass1 = sql("pass1_records").replace("{derived_id}", eventid.expression("rec"))
         self.shape_params = {
             "paths": paths,
             "known": [sorted(v) for v in schema.CHECKED_OBJECTS.values()],
@@ -157,7 +158,7 @@ class Loader:
         con = self.con
         uris = [p.ref.uri for p in batch.docs]
         con.execute(
-            sql("pass1_records"),
+            self.pass1,
             {
                 "stream": [str(p) for p in batch.paths],
                 **self.params,

@@ -38,8 +38,8 @@ judged as (
 )
 select f, idx, rec, h, shape, ts, event_time, recipientaccountid, insight, event_id is null as derived,
     -- a record without an event id gets one derived from its content
-    coalesce(event_id, regexp_replace(md5(rec),
-        '^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\1-\2-\3-\4-\5')) as eventid,
+    -- (pipeline/ingest/eventid.py holds the expression, shared with lake build)
+    coalesce(event_id, {derived_id}) as eventid,
     reason,
     reason is null and not insight as keep,
     -- the typed columns cannot reproduce a missing event id or a time in another format
