@@ -278,3 +278,55 @@ def test_detect_over_a_lake_from_the_command_line(org, built, tmp_path):
     assert proc.returncode == 1 and "give --lake LAKE" in proc.stderr
     proc = roletrail("detect", "--lake", tmp_path / "nothing", "--db", db)
     assert proc.returncode == 1 and "no lake at" in proc.stderr
+
+
+# an organization unlike the module's: another seed, the standard layout, three regions, people
+# denied now and then; with the demo's incidents and config (source identity rules, role
+# expectations, known networks). `make bench` compares more of them (bench/spark.py).
+OTHER_ORGS = {
+    "standard-3-regions": dict(
+        seed=20261202,
+        layout="standard",
+        failure_rate=0.1,
+        regions=("us-east-1", "eu-west-1", "ap-southeast-2"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_ORGS))
+def test_spark_gives_duckdbs_alerts_on_other_generated_organizations(spark, tmp_path, name):
+    spec = synth.OrgSpec(**{"days": 3, "scale": 0.1, "records_per_file": 100_000, **OTHER_ORGS[name]})
+    src = tmp_path / "src"
+    synth.write_local(src, spec)
+    for key, data in demo.incident_objects(spec, demo.incidents(spec)):
+        write(src, key, data)
+    cfg_text = demo.CONFIG.format(db=tmp_path / "x.duckdb", bucket="b", cidrs=json.dumps(list(synth.KNOWN_CIDRS)),
+                                  slack_env="UNUSED", smtp_port=1, expectations=synth.expectations_toml(spec))  # fmt: skip
+    (tmp_path / "roletrail.toml").write_text(cfg_text)
+    cfg = config_mod.load(tmp_path / "roletrail.toml")
+    now = spec.end + dt.timedelta(hours=1)
+    results = {}
+    built_lake = str(tmp_path / "lake")
+    lake_build.build(spark, str(src), built_lake)
+    for engine_name in ("duckdb", "spark", "duckdb-over-lake"):
+        db = str(tmp_path / f"{engine_name}.duckdb")
+        con = store.connect(db)
+        if engine_name == "duckdb":
+            ingest(con, str(src), progress=Progress(enabled=False))
+            engine = None
+        else:
+            engine = (
+                lake.spark_engine(built_lake, spark)
+                if engine_name == "spark"
+                else lake.duckdb_engine(built_lake)
+            )
+        detect.detect(con, cfg, now=now.replace(tzinfo=None), full=True, engine=engine)
+        con.close()
+        if engine is not None:
+            engine.close()
+        results[engine_name] = _alerts(db)
+    expected = results["duckdb"]
+    # the incidents fire: the comparison is over real alerts, not two empty sets
+    assert len({v[0] for v in expected.values()}) >= 5, sorted({v[0] for v in expected.values()})
+    for engine_name in ("spark", "duckdb-over-lake"):
+        assert results[engine_name] == expected, engine_name
