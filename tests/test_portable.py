@@ -179,6 +179,15 @@ def test_trino_ip_status_is_sql_with_contains():
     assert "ARRAY['10.0.0.0/8']" in out
 
 
+def test_trino_network_cuts_the_address_bytes():
+    out = dialects.carry("select roletrail_network(ip) from t", "trino")
+    assert "roletrail_network" not in out.lower()
+    # an IPv4 address (::ffff:a.b.c.d in Trino) keeps 15 of its 16 bytes, an IPv6 one 6: /24, /48
+    assert "x'00000000000000000000FFFF'" in out and out.count("AS IPADDRESS) AS VARCHAR)") == 2
+    assert "'/24'" in out and "'/48'" in out
+    assert dialects.functions_used(out, "trino") <= dialects.trino_functions()
+
+
 # ---- the SQL's own promises ---------------------------------------------------------------------
 
 

@@ -29,7 +29,6 @@ UDFS = ("roletrail_ip_status", "roletrail_network", "roletrail_session_shape", "
 # export-sql says so above every query that needs one (a test holds every other function to the list)
 NO_SPELLING = {
     "trino": {
-        "roletrail_network": "an address's /24 or /48 (pipeline.netcheck.network_of): a UDF of your own",
         "roletrail_session_shape": "a session name's template (pipeline.session_shape): a UDF of your own",
         "roletrail_trust_principals": "a trust policy's principals (pipeline.trust_policy): a UDF of your own",
     },

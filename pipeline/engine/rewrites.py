@@ -172,6 +172,34 @@ def trino_ip_status(node):
     return node
 
 
+# pipeline/netcheck.py's network_of in Trino SQL: the address's 16 bytes (Trino keeps an IPv4
+# address as ::ffff:a.b.c.d, and prints it dotted) cut to the /24 or /48 and printed back
+_TRINO_PART = "cast(split_part(trim(p), '%', 1) as ipaddress)"
+_TRINO_CUT = (
+    "if(substr(cast({a} as varbinary), 1, 12) = X'00000000000000000000FFFF', "
+    "cast(cast(concat(substr(cast({a} as varbinary), 1, 15), X'00') as ipaddress) as varchar) || '/24', "
+    "cast(cast(concat(substr(cast({a} as varbinary), 1, 6), X'00000000000000000000') as ipaddress) as varchar)"
+    " || '/48')"
+).format(a=_TRINO_PART)
+TRINO_NETWORK = f"""
+case
+    when __ip is null then null
+    when regexp_like(trim(__ip), '^[a-z0-9-]+([.][a-z0-9-]+)*[.]amazonaws[.]com([.]cn)?$')
+        or trim(__ip) in ('AWS Internal', '&AWS; Internal') then null
+    when any_match(split(__ip, ','), p -> try_cast(split_part(trim(p), '%', 1) as ipaddress) is null)
+        then null
+    else array_join(array_sort(array_distinct(transform(split(__ip, ','), p -> {_TRINO_CUT}))), ', ')
+end
+"""
+
+
+def trino_network(node):
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "roletrail_network":
+        (ip,) = node.expressions
+        return _template(TRINO_NETWORK, "trino", ip=ip)
+    return node
+
+
 def spark_empty_list_is_null(node):
     """`list(x) filter (where ...)` over no rows: NULL on DuckDB (and Trino), an empty array on
     Spark; NULL there too, so an alert's details leave the key out on every engine."""
@@ -220,6 +248,7 @@ REWRITES: dict[str, tuple[Rewrite, ...]] = {
         trino_array_append,
         trino_safe_subscript,
         trino_ip_status,
+        trino_network,
         trino_json_parse,
     ),
 }
