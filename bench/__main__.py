@@ -17,104 +17,24 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "bench-data"
-BIN = Path(sys.executable).parent
-REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
-sys.path.insert(0, str(ROOT))
-
+from bench.common import (  # noqa: E402
+    BIN,
+    DATA,
+    ENV,
+    REPEAT,
+    bare_read_json,
+    dataset,
+    detect_config,
+    next_hour,
+    row,
+    say,
+    timed_cmd,
+)
 from pipeline import synth  # noqa: E402
-from pipeline.store import schema  # noqa: E402
-
-ENV = {
-    **os.environ,
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_REGION": "us-east-1",
-}
-ENV.pop("AWS_PROFILE", None)
-
-
-def say(line=""):
-    print(line, flush=True)
-
-
-def files_of(root: Path) -> list[str]:
-    return sorted(str(p) for p in root.rglob("*.json.gz"))
-
-
-def dataset(name: str, spec) -> tuple[Path, list[str], int]:
-    root = DATA / name
-    marker = root / ".complete"
-    if not marker.exists():
-        shutil.rmtree(root, ignore_errors=True)
-        t = time.perf_counter()
-        stats = synth.write_local(root / "src", spec)
-        marker.write_text(json.dumps({"records": stats.records, "files": stats.files}))
-        say(
-            f"  generated {name}: {stats.files:,} files, {stats.records:,} records in {time.perf_counter() - t:.1f} s"
-        )
-    meta = json.loads(marker.read_text())
-    return root, files_of(root / "src"), meta["records"]
-
-
-def timed_cmd(args, env=None) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Wall time and peak RSS (MiB) of one command. The peak is the child's own VmHWM, polled:
-    rusage's maxrss of a forked child starts from this (large) bench process's RSS."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t = time.perf_counter()
-        proc = subprocess.Popen(args, stdout=out, stderr=err, text=True, env=env or ENV)
-        peak_kb = 0
-        status = Path(f"/proc/{proc.pid}/status")
-        while proc.poll() is None:
-            try:
-                for line in status.read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        peak_kb = max(peak_kb, int(line.split()[1]))
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.02)
-        wall = time.perf_counter() - t
-        out.seek(0)
-        err.seek(0)
-        result = subprocess.CompletedProcess(args, proc.returncode, out.read(), err.read())
-    if result.returncode != 0:
-        raise SystemExit(f"{args} failed: {result.stderr}")
-    return wall, peak_kb // 1024, result
-
-
-def row(label, seconds, records, files, extra=""):
-    say(
-        f"  {label:<44} {seconds:7.2f} s {records / seconds:>11,.0f} rec/s {files / seconds:>9,.0f} files/s  {extra}"
-    )
-
-
-def bare_read_json(files: list[str], db: str | None, typed: bool = True) -> tuple[float, int]:
-    """DuckDB's read_json over the file list with an explicit schema and records=true: the full
-    typed record schema roletrail uses, or (typed=False) each record as one JSON value."""
-    import duckdb
-
-    cols = {
-        k: ("JSON" if v == "JSON" else schema.duck_type(v, lower=False)) for k, v in schema.RECORD.items()
-    }
-    struct = "STRUCT(" + ", ".join(f'"{k}" {t}' for k, t in cols.items()) + ")[]" if typed else "JSON[]"
-    con = duckdb.connect(db or ":memory:")
-    t = time.perf_counter()
-    con.execute(
-        f"create table t as select unnest(Records{', max_depth := 2' if typed else ''}) "
-        f"from read_json(?, columns = {{'Records': '{struct}'}}, records = true, maximum_object_size = 268435456)",
-        [files],
-    )
-    n = con.execute("select count(*) from t").fetchall()[0][0]
-    took = time.perf_counter() - t
-    con.close()
-    return took, n
 
 
 def naive_loader(files: list[str]) -> float:
@@ -277,11 +197,7 @@ def detect_section(spec):
     if not db.exists():
         timed_cmd([str(BIN / "roletrail"), "ingest", str(root / "src"), "--db", str(db)])
     say(f"\n== detect: {records:,} events over {spec.days} days (baseline windows: 14 and 30 days) ==")
-    cfg = db.parent / "bench.toml"
-    cfg.write_text(
-        f"[network]\nknown_cidrs = {json.dumps(list(synth.KNOWN_CIDRS))}\n"
-        '[source_identity]\nrequired = { "arn:aws:iam::*:role/PlatformDeploy" = "*@example.com" }\n'
-    )
+    cfg = detect_config(db.parent)
     work = db.parent / "detect.duckdb"
     shutil.copy(db, work)
     wall1, peak, proc = timed_cmd([str(BIN / "roletrail"), "detect", "--db", str(work), "--config", str(cfg)])
@@ -289,18 +205,7 @@ def detect_section(spec):
         f"{proc.stderr.strip().splitlines()[0].removeprefix('detect: ')}")  # fmt: skip
     # one more hour of the organization's logs
     extra = db.parent / "next-hour"
-    shutil.rmtree(extra, ignore_errors=True)
-    nxt = synth.OrgSpec(start=spec.end, days=1, seed=spec.seed + 1, scale=spec.scale)
-    n_rec = 0
-    for lf in synth.generate(nxt):
-        if lf.start >= nxt.start + dt.timedelta(hours=10):
-            break
-        if lf.start < nxt.start + dt.timedelta(hours=9):
-            continue
-        path = extra / lf.key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(synth.encode(lf.records))
-        n_rec += len(lf.records)
+    nxt, n_rec = next_hour(spec, extra)
     # and a 3-hop chain (SSO -> security role -> shared-services -> prod), for the chain timing
     chain_recs = three_hop_chain(nxt)
     path = extra / synth.log_key(
@@ -360,6 +265,10 @@ def main():
     # that it reads the new events and the windows, not everything
     work = detect_section(synth.OrgSpec(days=90, seed=9, scale=3.5, records_per_file=1000))
     investigate_section(work)
+    # how ingest and detect grow: 100k, 1M and 5M records
+    from bench.scaling import scaling_section
+
+    scaling_section()
     # the same 1M-record set on Spark (lake build, detect --engine spark) and on DuckDB
     from bench.spark import spark_section
 
