@@ -176,11 +176,11 @@ def trino_ip_status(node):
 # address as ::ffff:a.b.c.d, and prints it dotted) cut to the /24 or /48 and printed back
 _TRINO_PART = "cast(split_part(trim(p), '%', 1) as ipaddress)"
 _TRINO_CUT = (
-    "if(substr(cast({a} as varbinary), 1, 12) = X'00000000000000000000FFFF', "
-    "cast(cast(concat(substr(cast({a} as varbinary), 1, 15), X'00') as ipaddress) as varchar) || '/24', "
-    "cast(cast(concat(substr(cast({a} as varbinary), 1, 6), X'00000000000000000000') as ipaddress) as varchar)"
+    f"if(substr(cast({_TRINO_PART} as varbinary), 1, 12) = X'00000000000000000000FFFF', "
+    f"cast(cast(concat(substr(cast({_TRINO_PART} as varbinary), 1, 15), X'00') as ipaddress) as varchar) || '/24', "
+    f"cast(cast(concat(substr(cast({_TRINO_PART} as varbinary), 1, 6), X'00000000000000000000') as ipaddress) as varchar)"
     " || '/48')"
-).format(a=_TRINO_PART)
+)
 TRINO_NETWORK = f"""
 case
     when __ip is null then null
