@@ -81,6 +81,18 @@ def test_shared_event_id_pair_and_id_collisions_are_both_kept(tmp_path, db):
     assert query(db, "select count(*) from cloudtrail_logs where sharedeventid = 'shared-1'") == [(2,)]
 
 
+def test_later_runs_find_duplicates_and_collisions_whatever_their_time(tmp_path, db):
+    old = [record("d1", when="2024-05-01T10:00:00Z"), record("c1", when="2024-05-01T10:00:00Z")]
+    write(tmp_path / "src", ct_key(suffix="a"), log_bytes(old))
+    load(db, tmp_path / "src")
+    # a later file: a copy of d1 (a duplicate: the probe reads the batch's time range, which holds
+    # it) beside a record a month later, and a different record reusing c1's id a month later
+    later = [old[0], record("n1", when="2024-06-01T10:00:00Z"), record("c1", when="2024-06-01T11:00:00Z")]
+    write(tmp_path / "src", ct_key(suffix="b"), log_bytes(later))
+    s = load(db, tmp_path / "src")
+    assert (s.records_loaded, s.duplicates_dropped, s.id_collisions) == (2, 1, 1)
+
+
 def test_record_without_event_id_gets_a_stable_derived_id(tmp_path, db):
     r = record("x")
     del r["eventID"]

@@ -9,7 +9,10 @@ ranked as (
 )
 select r.* exclude (copy_no), copy_no = 1 and not exists (
         select 1 from cloudtrail_logs t
-        where t.record_hash = r.h and t.eventid = r.eventid and t.eventtime = r.ts
+        -- the batch's time range ($first, $last): the same rows (a copy has the same eventtime),
+        -- and the scan skips the row groups of other times instead of reading the whole table
+        where t.eventtime between $first and $last
+          and t.record_hash = r.h and t.eventid = r.eventid and t.eventtime = r.ts
           and t.recipientaccountid is not distinct from r.recipientaccountid
     ) as is_new
 from ranked r

@@ -4,6 +4,12 @@ with new as (
 ),
 numbered as (
     select eventid, h, row_number() over (partition by eventid order by f, idx) as n from new
+),
+-- the table's rows with one of the batch's new ids: the batch's few ids are the hash table that
+-- the table's eventid column is probed against, not the other way round (a hash table of every
+-- id in the table, built again for each batch)
+seen as (
+    select distinct eventid from cloudtrail_logs where eventid in (select eventid from new)
 )
 select count(*) from numbered x
-where n > 1 or exists (select 1 from cloudtrail_logs t where t.eventid = x.eventid)
+where n > 1 or x.eventid in (select eventid from seen)

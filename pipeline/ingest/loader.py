@@ -167,7 +167,8 @@ class Loader:
             },
         )
         con.execute(sql("pass1_shapes"), self.shape_params)
-        con.execute(sql("candidates"))
+        first, last = con.execute("select min(ts), max(ts) from _recs where keep").fetchall()[0]
+        con.execute(sql("candidates"), {"first": first, "last": last})
         delta.id_collisions += con.execute(sql("collisions")).fetchall()[0][0]
         # pass 2 may write row groups in parallel, each thread its own (see pass2_insert.sql)
         con.execute("set preserve_insertion_order = false")
