@@ -98,6 +98,7 @@ def bare_read_json(files: list[str], db: str | None, typed: bool = True) -> tupl
     }
     struct = "STRUCT(" + ", ".join(f'"{k}" {t}' for k, t in cols.items()) + ")[]" if typed else "JSON[]"
     con = duckdb.connect(db or ":memory:")
+    con.execute("set enable_progress_bar = false")  # figures only in the bench's output
     t = time.perf_counter()
     con.execute(
         f"create table t as select unnest(Records{', max_depth := 2' if typed else ''}) "
