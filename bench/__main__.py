@@ -30,6 +30,7 @@ from bench.common import (  # noqa: E402
     dataset,
     detect_config,
     next_hour,
+    remove_database,
     row,
     say,
     timed_cmd,
@@ -123,8 +124,7 @@ def ingest_section(name: str, spec, moto: Moto) -> Path:
     db = root / "roletrail.duckdb"
     walls, peak = [], 0
     for _ in range(REPEAT):  # this machine's timings vary by +-10 %: the median of REPEAT runs
-        for p in root.glob("roletrail.duckdb*"):
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        remove_database(db)
         w, pk, _ = timed_cmd([str(BIN / "roletrail"), "ingest", str(src), "--db", str(db)])
         walls.append(w)
         peak = max(peak, pk)
@@ -159,8 +159,7 @@ def ingest_section(name: str, spec, moto: Moto) -> Path:
     t_raw, n_obj, size = moto.list_and_get(bucket)
     row("moto endpoint's own list + GET (8 threads)", t_raw, records, n_obj, f"{size / t_raw / 1e6:.0f} MB/s")
     s3db = root / "s3.duckdb"
-    for p in root.glob("s3.duckdb*"):
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    remove_database(s3db)
     wall_s3, peak_s3, _ = timed_cmd(
         [str(BIN / "roletrail"), "ingest", f"s3://{bucket}", "--db", str(s3db)],
         env={**ENV, "AWS_ENDPOINT_URL": moto.url},

@@ -38,6 +38,12 @@ def say(line=""):
     print(line, flush=True)
 
 
+def remove_database(db: Path) -> None:
+    """A DuckDB file and everything beside it that carries its name (WAL, lock, snapshot)."""
+    for p in db.parent.glob(db.name + "*"):
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
 def files_of(root: Path) -> list[str]:
     return sorted(str(p) for p in root.rglob("*.json.gz"))
 

@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import collections
 import os
-import shutil
 import time
 from pathlib import Path
 
-from bench.common import BIN, bare_read_json, dataset, detect_config, next_hour, say, timed_cmd
+from bench.common import (
+    BIN,
+    bare_read_json,
+    dataset,
+    detect_config,
+    next_hour,
+    remove_database,
+    say,
+    timed_cmd,
+)
 from pipeline import synth
 
 # about 100k records in 200 files (the small-batch regime), 1M (the ingest section's set), 5M
@@ -26,22 +34,17 @@ SIZES = (
 )
 
 
-def _fresh(db: Path) -> None:
-    for p in db.parent.glob(db.name + "*"):
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
-
-
 def _one_size(label: str, name: str, spec) -> dict:
     root, files, records = dataset(name, spec)
     db = root / "scaling.duckdb"
-    _fresh(db)
+    remove_database(db)
     roletrail = str(BIN / "roletrail")
     out = {"label": label, "records": records, "files": len(files)}
     out["ingest"], out["ingest_rss"], _ = timed_cmd([roletrail, "ingest", str(root / "src"), "--db", str(db)])
     bare = root / "bare.duckdb"
-    _fresh(bare)
+    remove_database(bare)
     out["bare"], _ = bare_read_json(files, str(bare), typed=True)
-    _fresh(bare)
+    remove_database(bare)
     cfg = detect_config(root)
     out["detect"], out["detect_rss"], _ = timed_cmd(
         [roletrail, "detect", "--db", str(db), "--config", str(cfg)]
@@ -52,7 +55,7 @@ def _one_size(label: str, name: str, spec) -> dict:
     )
     out["hour_detect"], _, _ = timed_cmd([roletrail, "detect", "--db", str(db), "--config", str(cfg)])
     out["db_mb"] = sum(p.stat().st_size for p in root.glob("scaling.duckdb*") if p.is_file()) / 1e6
-    _fresh(db)
+    remove_database(db)
     return out
 
 
@@ -84,7 +87,7 @@ def step_profile(src: Path, db: Path) -> None:
     def timed_init(self, con, *args, **kwargs):
         original(self, Timed(con), *args, **kwargs)
 
-    _fresh(db)
+    remove_database(db)
     loader_mod.Loader.__init__ = timed_init
     try:
         con = store.connect(str(db))
@@ -94,7 +97,7 @@ def step_profile(src: Path, db: Path) -> None:
         con.close()
     finally:
         loader_mod.Loader.__init__ = original
-        _fresh(db)
+        remove_database(db)
     say(f"  in-process ingest of {summary.records_loaded:,} records: {total:.2f} s (a new database)")
     for what, seconds in sorted(spent.items(), key=lambda kv: -kv[1])[:8]:
         say(f"    {seconds:6.2f} s  {what}")
