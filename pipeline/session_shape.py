@@ -3,78 +3,89 @@
 Automation names its sessions from a template (deploy-<run>, export-<uuid>, botocore-session-
 <epoch>); the shape is the template. Every random id is the same `{id}`, whatever it is made
 of: digits, hex of any length (a chunk of letters only, like `fefb`, next to another id is hex
-too, and so is a run of 8 or more), uuid fragments, base32/64 runs, timestamps; ids joined by separators are one `{id}`.
-E-mail addresses are `{email}`. Words stay, so a hand-typed `manual-debug-session` is its own
-shape. One definition for every engine (registered as roletrail_session_shape).
+too, and so is a run of 8 or more), uuid fragments, base32/64 runs, timestamps; ids joined by
+separators are one `{id}`. E-mail addresses are `{email}`. Words stay, so a hand-typed
+`manual-debug-session` is its own shape.
+
+The definition is one SQL expression, session_shape.sql, so every engine computes the same
+shape with its own functions: a temporary macro `roletrail_session_shape(name)` on DuckDB, and
+the expression inlined into the query on Spark and Trino (pipeline.engine.rewrites), where no
+Python runs beside the engine.
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
+import threading
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING
 
-ID = "{id}"
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+")
-ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}[:.]?\d{2}(?:[:.]?\d{2})?(?:[.,]\d+)?Z?)?")
-# tokens and what separates them; `+` and `=` belong to base64 runs
-PIECES = re.compile(r"(\{email\}|\{id\}|[^A-Za-z0-9+=]+)")
-HEX = re.compile(r"[0-9a-fA-F]+")
-HEX_LETTERS = re.compile(r"[a-fA-F]+")
-BASE64 = re.compile(r"[A-Za-z0-9+=]{16,}")
-DIGITS = re.compile(r"\d+")
-# the words of a camel-case token (linear: no nested repetition for a hostile name to exploit)
-WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+FUNCTION = "roletrail_session_shape"
+PARAMETER = "__name"
 
 
-def _random(token: str) -> bool:
-    has_digit = any(c.isdigit() for c in token)
-    if token.isdigit():
-        return True
-    if HEX.fullmatch(token):
-        # hex with a digit (not EC2 or S3); hex letters alone may be a word (cafe), unless long
-        return (has_digit and len(token) >= 4) or len(token) >= 8
-    if not BASE64.fullmatch(token):
-        return False
-    # a long run mixing letters with digits, + or = is base32/64, not a word; so is one whose
-    # camel-case "words" are mostly one or two letters long (MyRoleSession is three words)
-    if has_digit or "+" in token or "=" in token:
-        return any(c.isalpha() for c in token)
-    if token.isupper():
-        return True  # 16 or more capitals: base32
-    words = WORDS.findall(token)
-    return sum(len(w) <= 2 for w in words) >= 0.3 * len(words)
+@cache
+def definition() -> str:
+    """The expression's DuckDB SQL, as the file has it."""
+    return resources.files("pipeline").joinpath("session_shape.sql").read_text()
 
 
-@lru_cache(maxsize=262144)
+@cache
+def _tree() -> exp.Expression:
+    import sqlglot
+
+    tree = sqlglot.parse_one(definition(), read="duckdb", error_level=sqlglot.ErrorLevel.RAISE)
+    for node in tree.walk():
+        node.comments = None  # the file's comments explain it; a printed query does not need them
+    return tree
+
+
+def expression(name: exp.Expression) -> exp.Expression:
+    """The shape of `name` (a node of a DuckDB-SQL tree) as a new DuckDB-SQL tree."""
+    from sqlglot import exp
+
+    def fill(node):
+        if isinstance(node, exp.Column) and not node.table and node.name == PARAMETER:
+            return name.copy()
+        return node
+
+    return _tree().transform(fill)
+
+
+def duckdb_macro() -> str:
+    """The statement that defines roletrail_session_shape on a DuckDB connection (temporary:
+    nothing lands in the database file, and a read-only connection takes it too)."""
+    return f"create or replace temp macro {FUNCTION}({PARAMETER}) as\n{definition()}"
+
+
+@cache
+def _connection():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(duckdb_macro())
+    return con
+
+
+_lock = threading.Lock()
+
+
+def session_shapes(names: list[str | None]) -> list[str | None]:
+    """Each name's shape, in order (an in-memory DuckDB of this process runs the definition)."""
+    with _lock:
+        rows = (
+            _connection()
+            .execute(
+                f"select {FUNCTION}(n) from unnest($names) with ordinality as t(n, k) order by k",
+                {"names": list(names)},
+            )
+            .fetchall()
+        )
+    return [r[0] for r in rows]
+
+
 def session_shape(name: str | None) -> str | None:
-    if name is None:
-        return None
-    text = ISO_TIME.sub(ID, EMAIL.sub("{email}", name))
-    parts = [p for p in PIECES.split(text) if p]
-    tokens = [i for i, p in enumerate(parts) if not PIECES.fullmatch(p) or p == ID]
-    random = {i for i in tokens if parts[i] == ID or _random(parts[i])}
-    # a chunk of hex letters next to an id is part of it (export-1f2e3d4c-fefb)
-    changed = True
-    while changed:
-        changed = False
-        for n, i in enumerate(tokens):
-            if i in random or not HEX_LETTERS.fullmatch(parts[i]):
-                continue
-            if (n > 0 and tokens[n - 1] in random) or (n + 1 < len(tokens) and tokens[n + 1] in random):
-                random.add(i)
-                changed = True
-    out: list[str] = []
-    for i, p in enumerate(parts):
-        if i in random:
-            # ids joined by one separator are one id: <8 hex>-<4 hex> is not two
-            if len(out) >= 2 and out[-1] != ID and out[-2] == ID and i - 1 not in tokens:
-                out.pop()
-                continue
-            if out and out[-1] == ID:
-                continue
-            out.append(ID)
-        elif i in tokens:
-            out.append(DIGITS.sub("{n}", p))
-        else:
-            out.append(p)
-    return "".join(out)
+    return session_shapes([name])[0]

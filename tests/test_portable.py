@@ -162,6 +162,27 @@ def test_subscripts_are_safe_and_one_based():
     assert "ELEMENT_AT(r, 1).arn" in dialects.carry("select r[1].arn from t", "trino")
 
 
+def test_a_subscript_inside_a_subscript_and_a_lambdas_index():
+    """Every subscript is rewritten, also one inside another; a lambda's index stays as written
+    (sqlglot moves only literals to 0-based), and an index it may or may not have moved is refused."""
+    nested = "select list_transform([r], lambda x: x[2])[1] from t"
+    assert "TRY_ELEMENT_AT(TRANSFORM(ARRAY(r), x -> TRY_ELEMENT_AT(x, 2)), 1)" in dialects.carry(
+        nested, "spark"
+    )
+    indexed = "select list_transform(generate_series(1, 3), lambda i: r[i]) from t"
+    assert "TRY_ELEMENT_AT(r, i)" in dialects.carry(indexed, "spark")
+    assert "ELEMENT_AT(r, i)" in dialects.carry(indexed, "trino")
+    with pytest.raises(RoletrailError, match="subscript"):
+        dialects.carry("select r[array_length(r)] from t", "spark")
+
+
+def test_the_session_shape_is_inlined_sql_on_every_other_engine():
+    for dialect in ("spark", "trino"):
+        out = dialects.carry("select roletrail_session_shape(n) from t", dialect)
+        assert "roletrail_session_shape" not in out.lower() and "REGEXP_EXTRACT_ALL(" in out
+        assert not dialects.missing_functions(out, dialect)
+
+
 def test_trino_regexp_replace_has_no_global_flag():
     out = dialects.carry("select regexp_replace(s, '[0-9]+', '{n}', 'g') from t", "trino")
     assert "REGEXP_REPLACE(s, '[0-9]+', '{n}')" in out

@@ -270,6 +270,47 @@ def test_spark_function_list_is_the_sessions(spark):
     assert dialects.spark_functions() <= live
 
 
+def _shape_corpus(n: int = 4000) -> list[str | None]:
+    """Every family of generated names, and strings made of the pieces a shape turns on (ids,
+    hex letters, camel case, dates, e-mail, separators, braces, non-ASCII)."""
+    import random
+    import string
+
+    from test_session_shapes import FAMILIES
+
+    rng = random.Random(20261202)
+    names = [make() for make in FAMILIES.values() for _ in range(100)]
+    alphabet = string.ascii_letters + string.digits + "+=,.@-_{} é"
+    pieces = ["deploy", "cafe", "fefb", "{id}", "{email}", "a@b.c", "2024-01-02T03:04:05Z", "ABCdef",
+              "-", "..", "Role2", "AAAAAAAAAAAAAAAAA", "MyRoleSessionNameIsLong", "abCDEfgHIjkLMnoPQ"]  # fmt: skip
+    for _ in range(n):
+        if rng.random() < 0.4:
+            names.append("".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 64))))
+        else:
+            k = rng.randrange(1, 8)
+            names.append(
+                "".join(rng.choice([*pieces, rng.choice(alphabet) * rng.randrange(1, 20)]) for _ in range(k))
+            )
+    return [*names, "", None]
+
+
+def test_session_shapes_are_duckdbs_on_spark(spark):
+    """The shape is one SQL definition: Spark runs it inlined, DuckDB as a macro, same shapes."""
+    from pipeline.engine.spark import own_session
+    from pipeline.session_shape import session_shapes
+
+    names = _shape_corpus()
+    session = own_session(spark)
+    session.createDataFrame([(i, n) for i, n in enumerate(names)], "i int, n string").createOrReplaceTempView(
+        "t"
+    )
+    query = dialects.carry("select i, roletrail_session_shape(n) as shape from t", "spark")
+    got = [r.shape for r in sorted(session.sql(query).collect())]
+    want = session_shapes(names)
+    assert sum(s is not None and "{id}" in s for s in want) > len(names) // 4  # the ids are there
+    assert [(n, g) for n, g, w in zip(names, got, want, strict=True) if g != w] == []
+
+
 def test_detect_over_a_lake_from_the_command_line(org, built, tmp_path):
     db = tmp_path / "cli.duckdb"
     proc = roletrail("detect", "--lake", built["lake"], "--db", db, "--format", "jsonl", check=True)

@@ -23,13 +23,13 @@ from pipeline.errors import RoletrailError
 
 # roletrail's own name for a dialect -> sqlglot's
 SQLGLOT_DIALECTS = {"duckdb": "duckdb", "spark": "spark", "trino": "trino", "athena": "athena"}
-# scalar functions roletrail registers itself on an engine (Python on DuckDB and Spark)
-UDFS = ("roletrail_ip_status", "roletrail_network", "roletrail_session_shape", "roletrail_trust_principals")
+# scalar functions roletrail registers itself on an engine (Python on DuckDB and Spark);
+# roletrail_session_shape is SQL (pipeline/session_shape.sql), inlined for every other engine
+UDFS = ("roletrail_ip_status", "roletrail_network", "roletrail_trust_principals")
 # roletrail functions an engine has no spelling of yet, and what a user must supply instead;
 # export-sql says so above every query that needs one (a test holds every other function to the list)
 NO_SPELLING = {
     "trino": {
-        "roletrail_session_shape": "a session name's template (pipeline.session_shape): a UDF of your own",
         "roletrail_trust_principals": "a trust policy's principals (pipeline.trust_policy): a UDF of your own",
     },
 }
@@ -165,6 +165,21 @@ def refuse_unportable(tree: exp.Expression) -> None:
             raise RoletrailError(f"not portable: {reason} (in `{node.sql('duckdb')[:60]}`)")
 
 
+def _bottom_up(tree: exp.Expression, rewrite) -> exp.Expression:
+    """`rewrite` applied to every node of the tree once, children before their parent, so a
+    construct inside one that is rewritten (a subscript of a subscript) is rewritten too; the
+    nodes a rewrite returns are not visited again."""
+    for node in reversed(list(tree.walk(bfs=True))):
+        new = rewrite(node)
+        if new is node:
+            continue
+        if node is tree:
+            tree = new
+        else:
+            node.replace(new)
+    return tree
+
+
 def carry(
     sql: str,
     dialect: str,
@@ -181,7 +196,7 @@ def carry(
         refuse_unportable(tree)
     tree = bind(tree, params, placeholders=placeholders)
     for rewrite in REWRITES[dialect]:
-        tree = tree.transform(rewrite, copy=False)
+        tree = _bottom_up(tree, rewrite)
     if placeholders and not named and dialect in ("trino", "athena"):
         # Trino and Athena prepared statements take positional `?` (EXECUTE ... USING, in order)
         tree = tree.transform(

@@ -50,18 +50,20 @@ class DuckDBEngine:
 
 def register_functions(con) -> None:
     """roletrail's functions on a DuckDB connection: the ip-in-network check, an address's
-    network, a session name's shape, a trust policy's principals (the same Python as on Spark)."""
+    network, a trust policy's principals (the same Python as on Spark), and a session name's
+    shape (the same SQL as on every engine, as a temporary macro)."""
     from duckdb.sqltypes import VARCHAR
 
     from pipeline.netcheck import ip_status, network_of
-    from pipeline.session_shape import session_shape
+    from pipeline.session_shape import duckdb_macro
     from pipeline.trust_policy import DUCKDB_TYPE, principals
+
+    con.execute(duckdb_macro())
 
     # "special": the function itself sees NULLs and may return NULL (no network of a service)
     for name, fn, args, returns, nulls in (
         ("roletrail_ip_status", ip_status, [VARCHAR, "VARCHAR[]"], VARCHAR, "default"),
         ("roletrail_network", network_of, [VARCHAR], VARCHAR, "special"),
-        ("roletrail_session_shape", session_shape, [VARCHAR], VARCHAR, "default"),
         ("roletrail_trust_principals", principals, [VARCHAR], DUCKDB_TYPE, "default"),
     ):
         try:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import sqlglot
 from sqlglot import exp
 
+from pipeline import session_shape
 from pipeline.errors import RoletrailError
 
 
@@ -87,10 +88,14 @@ def spark_percentiles(node):
 
 
 def _one_based(index: exp.Expression) -> exp.Expression:
-    # sqlglot keeps a parsed subscript 0-based (DuckDB's [1] is 0 in the tree)
+    """A subscript as DuckDB wrote it (1-based). sqlglot moves a literal one to 0-based when it
+    parses (DuckDB's [1] is 0 in the tree), and leaves a column (a lambda's `i`) as written; any
+    other index is moved or not by the type sqlglot guessed for it, so it is refused."""
     if isinstance(index, exp.Literal) and index.is_int:
         return exp.Literal.number(int(index.this) + 1)
-    return exp.Add(this=index.copy(), expression=exp.Literal.number(1))
+    if isinstance(index, exp.Column | exp.Identifier):  # a lambda's variable is an identifier
+        return index.copy()
+    raise RoletrailError(f"a subscript must be a number or a column, not `{index.sql('duckdb')}`")
 
 
 def spark_safe_subscript(node):
@@ -200,6 +205,15 @@ def trino_network(node):
     return node
 
 
+def inline_session_shape(node):
+    """roletrail_session_shape(x): its SQL definition (pipeline/session_shape.sql) in place, in
+    DuckDB SQL still, so the rewrites after this one carry it like the rest of the query."""
+    if isinstance(node, exp.Anonymous) and node.name.lower() == session_shape.FUNCTION:
+        (name,) = node.expressions
+        return session_shape.expression(name)
+    return node
+
+
 def spark_empty_list_is_null(node):
     """`list(x) filter (where ...)` over no rows: NULL on DuckDB (and Trino), an empty array on
     Spark; NULL there too, so an alert's details leave the key out on every engine."""
@@ -233,6 +247,7 @@ Rewrite = Callable[[exp.Expression], exp.Expression]
 REWRITES: dict[str, tuple[Rewrite, ...]] = {
     "duckdb": (),
     "spark": (
+        inline_session_shape,
         spark_ordered_lists,
         spark_empty_list_is_null,
         spark_percentiles,
@@ -242,6 +257,7 @@ REWRITES: dict[str, tuple[Rewrite, ...]] = {
         spark_json_text,
     ),
     "trino": (
+        inline_session_shape,
         arrays_overlap,
         trino_percentiles,
         trino_regexp_replace_all,

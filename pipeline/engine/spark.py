@@ -54,17 +54,16 @@ def session_from_config(cfg):
 
 
 def register_functions(spark) -> None:
-    """roletrail's functions (the ip-in-network check, an address's network, a session name's
-    shape, a trust policy's principals) as Python UDFs of the session: the same Python as on DuckDB."""
+    """roletrail's functions (the ip-in-network check, an address's network, a trust policy's
+    principals) as Python UDFs of the session: the same Python as on DuckDB. A session name's shape
+    is SQL, inlined into each query (pipeline.engine.rewrites.inline_session_shape)."""
     from pyspark.sql.types import StringType
 
     from pipeline.netcheck import ip_status, network_of
-    from pipeline.session_shape import session_shape
     from pipeline.trust_policy import SPARK_TYPE, principals
 
     spark.udf.register("roletrail_ip_status", ip_status, StringType())
     spark.udf.register("roletrail_network", network_of, StringType())
-    spark.udf.register("roletrail_session_shape", session_shape, StringType())
     spark.udf.register("roletrail_trust_principals", principals, SPARK_TYPE)
 
 
