@@ -4,6 +4,7 @@
     LAKE/cloudtrail_logs/account=<id>/region=<region>/day=<YYYY-MM-DD>/part-*.parquet
     LAKE/assume_role_events/day=<YYYY-MM-DD>/part-*.parquet   (the view, prefiltered)
     LAKE/session_actions/part-*.parquet                        (the view, whole)
+    LAKE/trust_policy_statements/part-*.parquet                (the view, whole)
     LAKE/quarantined_records/part-*.parquet
     LAKE/manifest/part-*.parquet                               (every object seen, as ingest_manifest)
 
@@ -19,8 +20,11 @@ from pipeline.errors import RoletrailError
 
 TABLE = "cloudtrail_logs"
 PARTITIONS = ("account", "region", "day")
-# views the lake holds materialized: detection reads them instead of deriving them again
-MATERIALIZED = ("assume_role_events", "session_actions")
+# views the lake holds materialized: detection reads them instead of deriving them again.
+# assume_role_events is rewritten for the days a build touched, the others whole. On Trino and
+# Athena, trust_policy_statements is only the lake's table: its SQL calls a Python function.
+WHOLE = ("session_actions", "trust_policy_statements")
+MATERIALIZED = ("assume_role_events", *WHOLE)
 MANIFEST = "manifest"
 # lake tables detection reads under the store's name (a detector over delivered files reads
 # ingest_manifest: the lake's manifest has its uri column)

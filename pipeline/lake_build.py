@@ -8,7 +8,8 @@ quarantined record) and split the documents into records; Spark parses the typed
 (from_json with pipeline.store.schema's explicit schema), drops exact duplicates (same
 recipient account, event id, time and content, within the run and against the lake's days)
 and appends the rest in the Athena partition layout. The prefiltered assume_role_events of the
-touched days are then rewritten, session_actions recomputed, and the manifest appended last:
+touched days are then rewritten, session_actions and trust_policy_statements recomputed, and
+the manifest appended last:
 a run killed before it reads the same objects again, and the duplicate rule drops what had
 already been written.
 """
@@ -311,10 +312,12 @@ def _record_schema():
 
 
 def _refresh_views(spark, lake: str, days: list[str]) -> None:
-    """Rewrite assume_role_events for the touched days (dynamic partition overwrite) and
-    session_actions whole, from the lake's cloudtrail_logs, with the views' own SQL."""
+    """Rewrite assume_role_events for the touched days (dynamic partition overwrite) and the
+    whole-history views (session_actions, trust_policy_statements) whole, from the lake's
+    cloudtrail_logs, with the views' own SQL."""
     from pyspark.sql import functions as F
 
+    from pipeline.engine import create_views
     from pipeline.engine.spark import SparkEngine
     from pipeline.store import sql_text
 
@@ -327,11 +330,12 @@ def _refresh_views(spark, lake: str, days: list[str]) -> None:
         layout.table_path(lake, "assume_role_events")
     )
     engine.register_dataframe(layout.TABLE, logs)
-    actions = engine.spark.sql(engine.sql_text(sql_text("session_actions")))
-    # read whole before it is replaced: write to a new folder, then swap it in
-    target = layout.table_path(lake, "session_actions")
-    actions.coalesce(1).write.mode("overwrite").parquet(target + ".next")
-    _swap(spark, target + ".next", target)
+    create_views(engine, {layout.TABLE})  # over the whole history now
+    for name in layout.WHOLE:
+        # read whole before it is replaced: write to a new folder, then swap it in
+        target = layout.table_path(lake, name)
+        engine.spark.table(name).coalesce(1).write.mode("overwrite").parquet(target + ".next")
+        _swap(spark, target + ".next", target)
 
 
 def _swap(spark, new: str, target: str) -> None:

@@ -4,16 +4,23 @@ query in that engine's SQL, ready to paste, parameters as the engine's placehold
 Athena's DDL is the AWS-documented CloudTrail table over the trail's own JSON files, with
 partition projection for the standard (AWSLogs/<account>/CloudTrail/<region>/<day>) or the
 organization-trail (AWSLogs/<org id>/<account>/...) layout; Trino and Spark get the lake's
-Parquet table (`roletrail lake build`).
+Parquet table (`roletrail lake build`). A view whose SQL an engine cannot run (it calls a Python
+function) is the lake's table of it there: `lake build` writes it with that Python on Spark.
 """
 
 from __future__ import annotations
 
-from pipeline import lake
+from pipeline import lake, trust_policy
 from pipeline.engine import dialects, view_order
 from pipeline.store import schema, sql_text, view_names
 
 DIALECTS = ("athena", "trino", "spark")
+# the lake's tables of views, by column: (name, Spark type)
+LAKE_VIEW_COLUMNS = {"trust_policy_statements": trust_policy.COLUMNS}
+# a Spark (Parquet) type in Athena's Hive DDL and in Trino's
+HIVE_TYPES = {"timestamp_ntz": "timestamp"}
+TRINO_TYPES = {"string": "varchar", "int": "integer", "boolean": "boolean",
+               "timestamp_ntz": "timestamp(6)", "array<string>": "array(varchar)"}  # fmt: skip
 
 
 def hive_type(node) -> str:
@@ -107,6 +114,31 @@ with (format = 'PARQUET', partitioned_by = array['account', 'region', 'day'],
 call system.sync_partition_metadata(current_schema, 'cloudtrail_logs', 'FULL');"""
 
 
+def lake_view_ddl(dialect: str, name: str, location: str) -> str:
+    """The lake's table of view `name` (whole, no partitions), for an engine that cannot run
+    the view's SQL: Athena and Trino read what `lake build` wrote."""
+    path = f"{location}/{name}"
+    if dialect == "athena":
+        cols = ",\n".join(f"    {c} {HIVE_TYPES.get(t, t)}" for c, t in LAKE_VIEW_COLUMNS[name])
+        return f"""-- The lake's {name} (roletrail lake build writes it; replace {location}).
+create external table {name} (
+{cols}
+)
+stored as parquet
+location '{path}/';"""
+    cols = ",\n".join(f"    {c} {TRINO_TYPES[t]}" for c, t in LAKE_VIEW_COLUMNS[name])
+    return f"""-- Trino (Hive connector): the lake's {name} (roletrail lake build writes it).
+create table {name} (
+{cols}
+)
+with (format = 'PARQUET', external_location = '{path}');"""
+
+
+def _lake_views(dialect: str) -> list[str]:
+    """The views `dialect` reads as the lake's tables: the materialized ones it cannot run."""
+    return [n for n in lake.MATERIALIZED if not dialects.portable("view", n, dialect)]
+
+
 def _extra(hive: bool) -> list[str]:
     text = "string" if hive else "varchar"
     ts = "timestamp_ntz" if hive else "timestamp(6)"
@@ -135,6 +167,8 @@ def statements(dialect: str, location: str = "s3://your-lake") -> list[tuple[str
                     athena_typed_view("cloudtrail_raw")))  # fmt: skip
     else:
         out.append(("table cloudtrail_logs (the lake)", lake_ddl(dialect, location.rstrip("/"))))
+    for name in _lake_views(dialect):
+        out.append((f"table {name} (the lake's)", lake_view_ddl(dialect, name, location.rstrip("/"))))
     for name, (columns, _) in PARAM_TABLES.items():
         text = "string" if dialect == "spark" else "varchar"
         cols = ", ".join(f"{c} {text}" for c in columns)
@@ -169,5 +203,8 @@ def render(dialect: str, location: str = "s3://your-lake") -> str:
         )
     header += f"-- Partitions of the lake: {', '.join(lake.PARTITIONS)}.\n"
     for name, why in dialects.NOT_PORTABLE.get(dialect, {}).items():
-        header += f"-- Not exported (not carried to {dialect} yet): {name}: {why}.\n"
+        if name.removeprefix("view ") in _lake_views(dialect):
+            header += f"-- {name} is the lake's table here (its SQL {why}).\n"
+        else:
+            header += f"-- Not exported (not carried to {dialect} yet): {name}: {why}.\n"
     return header + "\n\n".join(f"-- {title}\n{sql}" for title, sql in statements(dialect, location)) + "\n"

@@ -24,6 +24,16 @@ FIELDS = (
     ("conditions", "VARCHAR", "string"),
     ("statement", "VARCHAR", "string"),
 )
+# the columns of the view trust_policy_statements (and of the lake's table of it): the policy
+# version's, then each principal entry's, with their Spark (Parquet) types
+VERSION_COLUMNS = (
+    ("version_id", "string"),
+    ("eventtime", "timestamp_ntz"),
+    ("role_arn", "string"),
+    ("role_account", "string"),
+    ("role_name", "string"),
+)
+COLUMNS = VERSION_COLUMNS + tuple((name, spark) for name, _, spark in FIELDS)
 DUCKDB_TYPE = "STRUCT(" + ", ".join(f"{name} {duck}" for name, duck, _ in FIELDS) + ")[]"
 SPARK_TYPE = "array<struct<" + ",".join(f"{name}:{spark}" for name, _, spark in FIELDS) + ">>"
 

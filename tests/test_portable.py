@@ -294,6 +294,25 @@ def test_athena_ddl_has_partition_projection_for_both_layouts():
             )
 
 
+@pytest.mark.parametrize("dialect", ["athena", "trino"])
+def test_trino_reads_trust_policy_statements_from_the_lake(dialect, db):
+    """The view calls a Python function Trino lacks: the export declares the lake's table of it,
+    with the view's columns, and exports the detector that reads it."""
+    out = roletrail("export-sql", "--dialect", dialect, check=True).stdout
+    assert (
+        "-- detector trust_policy_weakened" in out
+        and "roletrail_trust_principals" not in out.split("\n\n", 1)[1]
+    )
+    assert "create or replace view trust_policy_statements" not in out
+    (ddl,) = [s for s in out.split(";\n") if "table trust_policy_statements (\n" in s]
+    declared = re.findall(r"^    ([a-z_]+) ", ddl, flags=re.M)
+    con = store.connect(db)
+    store.init_db(con)
+    view = [d[0] for d in con.execute("select * from trust_policy_statements limit 0").description]
+    con.close()
+    assert declared == view
+
+
 @pytest.mark.parametrize("dialect", ENGINES)
 def test_list_has_any_is_arrays_overlap(dialect):
     # sqlglot's own `a && b` is read by neither Spark nor Trino

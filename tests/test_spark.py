@@ -265,6 +265,17 @@ def test_every_detector_gives_duckdbs_alerts_on_spark(org, built, spark, tmp_pat
             assert got[alert_id] == want, f"{name} {alert_id}:\n got {got[alert_id]}\nwant {want}"
 
 
+def test_the_lake_holds_the_whole_views_with_the_columns_export_sql_declares(built, spark):
+    from pipeline import lake_export
+
+    for name in lake.WHOLE:
+        assert lake.has_table(built["lake"], name), name
+    for name, columns in lake_export.LAKE_VIEW_COLUMNS.items():
+        df = spark.read.parquet(lake.table_path(built["lake"], name))
+        assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == list(columns)
+        assert df.count() > 0
+
+
 def test_spark_function_list_is_the_sessions(spark):
     live = {r.function for r in spark.sql("show functions").collect()}
     assert dialects.spark_functions() <= live

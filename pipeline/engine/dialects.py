@@ -30,20 +30,21 @@ UDFS = ("roletrail_ip_status", "roletrail_network", "roletrail_trust_principals"
 # export-sql says so above every query that needs one (a test holds every other function to the list)
 NO_SPELLING = {
     "trino": {
-        "roletrail_trust_principals": "a trust policy's principals (pipeline.trust_policy): a UDF of your own",
+        "roletrail_trust_principals": "a trust policy's principals (pipeline.trust_policy): read the "
+        "lake's trust_policy_statements instead",
     },
 }
 NO_SPELLING["athena"] = NO_SPELLING["trino"]  # e.g. as Lambda functions (USING EXTERNAL FUNCTION)
 
 # views and detectors that do not carry to an engine yet, and why. Detection on that engine
-# leaves them out and says so; tests/test_portable.py checks each entry still fails to carry,
+# leaves them out and says so; export-sql gives a materialized view's lake table instead
+# (pipeline.lake.MATERIALIZED); tests/test_portable.py checks each entry still fails to carry,
 # so the list cannot outlive the gap it records.
-_TRUST_UDF = "reads policies with roletrail_trust_principals (Python): a UDF of your own on Trino"
 NOT_PORTABLE = {
     "spark": {},  # every view and detector runs on Spark (tests/test_spark.py compares them all)
     "trino": {
-        "view trust_policy_statements": _TRUST_UDF,
-        "detector trust_policy_weakened": "reads trust_policy_statements",
+        "view trust_policy_statements": "reads policies with roletrail_trust_principals (Python), "
+        "which runs on Spark when roletrail lake build writes the table",
     },
 }
 NOT_PORTABLE["athena"] = NOT_PORTABLE["trino"]
