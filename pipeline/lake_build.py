@@ -272,10 +272,12 @@ def _load(spark, staged, lake, run_id, now, summary: LakeSummary, refs) -> list[
         new = typed.where(~F.col("_dup")).drop("_copy", "_old", "_dup")
         new = new.withColumn("account", F.coalesce("recipientaccountid", F.lit("unknown")))
         new = new.withColumn("region", F.coalesce("awsregion", F.lit("unknown")))
+        # the days before the write: after it, the rows just written are in the lake, and a
+        # `new` computed again (a cache partition lost) would find each one a duplicate of itself
+        touched = [r.day for r in new.select("day").distinct().collect()]
         new.write.mode("append").partitionBy(*layout.PARTITIONS).parquet(
             layout.table_path(lake, layout.TABLE)
         )
-        touched = [r.day for r in new.select("day").distinct().collect()]
     finally:
         typed.unpersist()
     bad = staged.where("kind = 'bad'").select(
@@ -329,9 +331,16 @@ def _refresh_views(spark, lake: str, days: list[str]) -> None:
     events.repartition("day").write.mode("overwrite").partitionBy("day").parquet(
         layout.table_path(lake, "assume_role_events")
     )
+    # a whole view is rewritten when the touched days hold any of its rows (its own SQL over
+    # them says: a build of CloudTrail files without a trust policy change leaves that table)
+    # or the lake has none of it yet
+    create_views(engine, {layout.TABLE}, only=layout.WHOLE)
+    stale = [
+        n for n in layout.WHOLE if not layout.has_table(lake, n) or engine.spark.table(n).limit(1).count()
+    ]
     engine.register_dataframe(layout.TABLE, logs)
-    create_views(engine, {layout.TABLE})  # over the whole history now
-    for name in layout.WHOLE:
+    create_views(engine, {layout.TABLE}, only=layout.WHOLE)  # over the whole history now
+    for name in stale:
         # read whole before it is replaced: write to a new folder, then swap it in
         target = layout.table_path(lake, name)
         engine.spark.table(name).coalesce(1).write.mode("overwrite").parquet(target + ".next")

@@ -171,6 +171,38 @@ def test_a_second_build_reads_only_new_files(org, built, spark, tmp_path):
     assert after == before
 
 
+def _policy_change(event_id: str, when: str, principal: str) -> dict:
+    statement = {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    return record(event_id, when, eventSource="iam.amazonaws.com", eventName="UpdateAssumeRolePolicy",
+                  requestParameters={"roleName": "Deploy", "policyDocument": document}, readOnly=False)  # fmt: skip
+
+
+def test_a_build_rewrites_trust_policy_statements_when_a_policy_changed(spark, tmp_path):
+    """A whole view is rewritten when the days a build touched hold rows of it; a day without a
+    policy change leaves trust_policy_statements as it was."""
+    lake_path, src = tmp_path / "lake", tmp_path / "src"
+    table = lake_path / "trust_policy_statements"
+    write(src, ct_key(suffix="a"), log_bytes([_policy_change("p-1", "2024-05-01T10:00:00Z", "222222222222")]))
+    lake_build.build(spark, str(src), str(lake_path))
+    written = sorted(table.glob("*.parquet"))
+    # a day without a policy change (a rewrite is decided by day: the days a build touched)
+    write(src, ct_key(day="2024/05/03", stamp="20240503T1000Z", suffix="b"),
+          log_bytes([record("b-1", "2024-05-03T10:00:00Z")]))  # fmt: skip
+    lake_build.build(spark, str(src), str(lake_path))
+    assert sorted(table.glob("*.parquet")) == written
+    write(src, ct_key(day="2024/05/02", stamp="20240502T1000Z", suffix="c"),
+          log_bytes([_policy_change("p-2", "2024-05-02T10:00:00Z", "*")]))  # fmt: skip
+    lake_build.build(spark, str(src), str(lake_path))
+    engine = lake.duckdb_engine(str(lake_path))
+    _, rows = engine.query(
+        "select version_id, principal, is_wildcard from trust_policy_statements order by 1"
+    )
+    engine.close()
+    # a later build refreshes the views too (it once found its own rows duplicates and did not)
+    assert rows == [("p-1", "222222222222", False), ("p-2", "*", True)]
+
+
 def test_a_record_without_an_event_id_gets_ingests_derived_id(org, built):
     con = store.connect(org["db"], read_only=True)
     duck = con.execute(

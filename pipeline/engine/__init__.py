@@ -26,9 +26,8 @@ def engine_class(name: str):
     return getattr(importlib.import_module(module), cls)
 
 
-def view_order(names: list[str], text) -> list[str]:
-    """The views in an order that creates each after the views it reads (from the syntax tree:
-    the tables a query names, less its own CTEs)."""
+def _reads(names: list[str], text) -> dict[str, set[str]]:
+    """The tables and views each query names (from the syntax tree), less its own CTEs."""
     from sqlglot import exp
 
     from pipeline.engine.dialects import parse
@@ -38,6 +37,12 @@ def view_order(names: list[str], text) -> list[str]:
         tree = parse(text(name))
         ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
         deps[name] = {t.name for t in tree.find_all(exp.Table)} - ctes - {name}
+    return deps
+
+
+def view_order(names: list[str], text) -> list[str]:
+    """The views in an order that creates each after the views it reads."""
+    deps = _reads(names, text)
     ordered: list[str] = []
     while len(ordered) < len(names):
         ready = [n for n in names if n not in ordered and deps[n] & set(names) <= set(ordered)]
@@ -49,12 +54,21 @@ def view_order(names: list[str], text) -> list[str]:
     return ordered
 
 
-def create_views(engine, provided: set[str] = frozenset()) -> list[str]:
-    """Create every sql/ view on `engine`, except those the engine already has as tables."""
+def create_views(engine, provided: set[str] = frozenset(), only: tuple[str, ...] = ()) -> list[str]:
+    """Create every sql/ view on `engine`, except those the engine already has as tables; with
+    `only`, just those views and the views they read."""
     from pipeline.engine.dialects import portable
     from pipeline.store import sql_text, view_names
 
     names = [n for n in view_names() if n not in provided and portable("view", n, engine.name)]
+    if only:
+        deps, wanted, todo = _reads(names, sql_text), set(), list(only)
+        while todo:
+            name = todo.pop()
+            if name in deps and name not in wanted:
+                wanted.add(name)
+                todo += deps[name]
+        names = [n for n in names if n in wanted]
     order = view_order(names, sql_text)
     for name in order:
         engine.register_view(name, sql_text(name))
