@@ -17,10 +17,17 @@ from pipeline.store import schema, sql_text, view_names
 DIALECTS = ("athena", "trino", "spark")
 # the lake's tables of views, by column: (name, Spark type)
 LAKE_VIEW_COLUMNS = {"trust_policy_statements": trust_policy.COLUMNS}
-# a Spark (Parquet) type in Athena's Hive DDL and in Trino's
-HIVE_TYPES = {"timestamp_ntz": "timestamp"}
-TRINO_TYPES = {"string": "varchar", "int": "integer", "boolean": "boolean",
-               "timestamp_ntz": "timestamp(6)", "array<string>": "array(varchar)"}  # fmt: skip
+# a Spark (Parquet) type as each dialect's DDL spells it (Spark's own: as it is)
+DDL_TYPES = {
+    "athena": {"timestamp_ntz": "timestamp"},
+    "trino": {"string": "varchar", "int": "integer", "bigint": "bigint", "boolean": "boolean",
+              "timestamp_ntz": "timestamp(6)", "array<string>": "array(varchar)"},
+}  # fmt: skip
+
+
+def ddl_type(spark_type: str, dialect: str) -> str:
+    types = DDL_TYPES.get(dialect, {})
+    return types[spark_type] if dialect == "trino" else types.get(spark_type, spark_type)
 
 
 def hive_type(node) -> str:
@@ -93,7 +100,7 @@ def athena_typed_view(raw: str) -> str:
 
 def lake_ddl(dialect: str, location: str) -> str:
     if dialect == "spark":
-        cols = ",\n".join(_columns(hive_type, "timestamp_ntz") + _extra(hive=True))
+        cols = ",\n".join(_columns(hive_type, "timestamp_ntz") + _extra("spark"))
         return f"""-- Spark: the lake's cloudtrail_logs (roletrail lake build), hive partitions.
 create table if not exists cloudtrail_logs (
 {cols},
@@ -103,7 +110,7 @@ using parquet
 partitioned by (account, region, day)
 location '{location}/cloudtrail_logs';
 msck repair table cloudtrail_logs;"""
-    cols = ",\n".join(_columns(trino_type, "timestamp(6)") + _extra(hive=False))
+    cols = ",\n".join(_columns(trino_type, "timestamp(6)") + _extra("trino"))
     return f"""-- Trino (Hive connector): the lake's cloudtrail_logs (roletrail lake build).
 create table cloudtrail_logs (
 {cols},
@@ -118,15 +125,14 @@ def lake_view_ddl(dialect: str, name: str, location: str) -> str:
     """The lake's table of view `name` (whole, no partitions), for an engine that cannot run
     the view's SQL: Athena and Trino read what `lake build` wrote."""
     path = f"{location}/{name}"
+    cols = ",\n".join(f"    {c} {ddl_type(t, dialect)}" for c, t in LAKE_VIEW_COLUMNS[name])
     if dialect == "athena":
-        cols = ",\n".join(f"    {c} {HIVE_TYPES.get(t, t)}" for c, t in LAKE_VIEW_COLUMNS[name])
         return f"""-- The lake's {name} (roletrail lake build writes it; replace {location}).
 create external table {name} (
 {cols}
 )
 stored as parquet
 location '{path}/';"""
-    cols = ",\n".join(f"    {c} {TRINO_TYPES[t]}" for c, t in LAKE_VIEW_COLUMNS[name])
     return f"""-- Trino (Hive connector): the lake's {name} (roletrail lake build writes it).
 create table {name} (
 {cols}
@@ -139,12 +145,13 @@ def _lake_views(dialect: str) -> list[str]:
     return [n for n in lake.MATERIALIZED if not dialects.portable("view", n, dialect)]
 
 
-def _extra(hive: bool) -> list[str]:
-    text = "string" if hive else "varchar"
-    ts = "timestamp_ntz" if hive else "timestamp(6)"
-    types = {"raw_record": text, "source_key": text, "record_index": "int" if hive else "integer",
-             "record_hash": "bigint", "eventid_derived": "boolean", "ingested_at": ts}  # fmt: skip
-    return [f"    {name} {types[name]}" for name, _ in schema.EXTRA_COLUMNS]
+# the lake's columns beyond the record's (pipeline.store.schema.EXTRA_COLUMNS), as Spark types
+EXTRA_TYPES = {"raw_record": "string", "source_key": "string", "record_index": "int",
+               "record_hash": "bigint", "eventid_derived": "boolean", "ingested_at": "timestamp_ntz"}  # fmt: skip
+
+
+def _extra(dialect: str) -> list[str]:
+    return [f"    {name} {ddl_type(EXTRA_TYPES[name], dialect)}" for name, _ in schema.EXTRA_COLUMNS]
 
 
 def statements(dialect: str, location: str = "s3://your-lake") -> list[tuple[str, str]]:

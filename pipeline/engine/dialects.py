@@ -27,14 +27,10 @@ SQLGLOT_DIALECTS = {"duckdb": "duckdb", "spark": "spark", "trino": "trino", "ath
 # roletrail_session_shape is SQL (pipeline/session_shape.sql), inlined for every other engine
 UDFS = ("roletrail_ip_status", "roletrail_network", "roletrail_trust_principals")
 # roletrail functions an engine has no spelling of yet, and what a user must supply instead;
-# export-sql says so above every query that needs one (a test holds every other function to the list)
-NO_SPELLING = {
-    "trino": {
-        "roletrail_trust_principals": "a trust policy's principals (pipeline.trust_policy): read the "
-        "lake's trust_policy_statements instead",
-    },
-}
-NO_SPELLING["athena"] = NO_SPELLING["trino"]  # e.g. as Lambda functions (USING EXTERNAL FUNCTION)
+# export-sql says so above every query that needs one (a test holds every other function to the
+# list). None today: the only query that calls one (roletrail_trust_principals) is a lake table
+# on Trino and Athena (NOT_PORTABLE below).
+NO_SPELLING: dict[str, dict[str, str]] = {}
 
 # views and detectors that do not carry to an engine yet, and why. Detection on that engine
 # leaves them out and says so; export-sql gives a materialized view's lake table instead
