@@ -156,8 +156,10 @@ def test_unknown_keys_are_found_in_any_record_of_a_shape_and_any_batch(tmp_path,
 
 
 def test_rows_keep_listing_order(tmp_path, db):
-    """Rows reach the table in listing order (account, region, day, file), records in file
-    order, so a row group spans a short stretch of time for the detectors' time filters."""
+    """Rows reach the table in listing order (account, region, day, file) batch by batch, and
+    each file's records together and in file order, so a row group spans a short stretch of
+    time for the detectors' time filters. (Within a batch, the parts pass 2 parses on separate
+    threads may land in either order: pass2_insert.sql.)"""
     days = ["2024/05/01", "2024/05/02", "2024/05/03"]
     for d, day in enumerate(days):
         for f in range(4):
@@ -166,8 +168,17 @@ def test_rows_keep_listing_order(tmp_path, db):
             recs = [record(f"{d}-{f}-{i}", when=when % i) for i in range(30)]
             write(tmp_path / "src", ct_key(day=day, stamp=stamp, suffix=f"s{f}"), log_bytes(recs))
     load(db, tmp_path / "src", options=IngestOptions(batch_files=6))  # two batches, each over two streams
-    times = [t for (t,) in query(db, "select eventtime from cloudtrail_logs order by rowid")]
-    assert len(times) == 360 and times == sorted(times)
+    rows = query(db, "select eventtime, source_key, record_index from cloudtrail_logs order by rowid")
+    assert len(rows) == 360
+    times = [t for t, _, _ in rows]
+    # batch by batch: the first batch's six files, then the second's
+    assert sorted(times[:180]) == sorted(times)[:180]
+    # each file's 30 records in one run, in file order
+    runs = [rows[i : i + 30] for i in range(0, 360, 30)]
+    for run in runs:
+        assert {key for _, key, _ in run} == {run[0][1]}
+        assert [index for _, _, index in run] == list(range(30))
+    assert len({run[0][1] for run in runs}) == 12
 
 
 BAD_FILES = {

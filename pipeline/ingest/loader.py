@@ -10,6 +10,7 @@ if it still does not fit: no batch can stop ingestion for good.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import tempfile
 from functools import cache
@@ -30,6 +31,9 @@ from pipeline.store import schema
 @cache
 def sql(name: str) -> str:
     return resources.files(__package__).joinpath(f"{name}.sql").read_text()
+
+
+ROW_GROUP_ROWS = 122_880  # DuckDB's rows per row group: a table scan gives each thread whole ones
 
 
 def typed_paths(node: dict = schema.RECORD, path: str = "$") -> list[tuple[str, str]]:
@@ -77,11 +81,11 @@ class Loader:
         self.typed = {"typed_paths": [p for p, _ in typed], "typed_kinds": [kind for _, kind in typed]}
         columns = schema.column_expressions("s")
         columns["eventid"] = "eventid"  # computed in pass 1: derived when the record has none
-        self.insert = (
-            sql("pass2_insert")
-            .replace("{columns}", ", ".join(columns))
-            .replace("{expressions}", ", ".join(columns.values()))
-        )
+        # the part's select gives the schema's columns, then eventtime and roletrail's own
+        self.insert_columns = ", ".join([*columns, "eventtime", *(c for c, _ in schema.EXTRA_COLUMNS)])
+        self.part = sql("pass2_insert").replace("{expressions}", ", ".join(columns.values()))
+        [(threads,)] = con.execute("select current_setting('threads')").fetchall()
+        self.threads = max(1, int(threads))
 
     def close(self):
         self.con.close()  # its own connection (a cursor): the batch's temp tables go with it
@@ -172,7 +176,7 @@ class Loader:
         delta.id_collisions += con.execute(sql("collisions")).fetchall()[0][0]
         # pass 2 may write row groups in parallel, each thread its own (see pass2_insert.sql)
         con.execute("set preserve_insertion_order = false")
-        con.execute(self.insert, {"uris": uris, "now": manifest.utcnow(), **self.typed})
+        self._insert(batch, uris)
         rejects = [(p.number, *r) for p in batch.docs for r in p.rejects]
         con.execute(
             sql("bad_records"),
@@ -190,6 +194,31 @@ class Loader:
         for kind, n in con.execute("select kind, count(*) from _bad group by 1").fetchall():
             delta.record_reasons[kind] = delta.record_reasons.get(kind, 0) + n
         return {r[0]: r[1:] for r in con.execute(sql("per_file")).fetchall()}
+
+    def _insert(self, batch: Batch, uris: list[str]) -> None:
+        """Pass 2 (pass2_insert.sql). A batch of fewer row groups than DuckDB has threads is
+        parsed in as many parts as threads, ranges of documents of about equal records; a
+        larger one in one part, whose row groups the threads share (measured on 2 threads:
+        100k records, one row group: 0.55 -> 0.36 s; 1M records in batches of ~250k, each
+        in two parts: 8-20 % slower than in one)."""
+        con = self.con
+        counts = con.execute("select f, count(*) from _recs where keep group by f order by f").fetchall()
+        total = sum(n for _, n in counts)
+        parts = self.threads if total < self.threads * ROW_GROUP_ROWS else 1
+        bounds, seen = [0], 0
+        for f, n in counts:
+            if len(bounds) < parts and seen >= total * len(bounds) / parts:
+                bounds.append(f)
+            seen += n
+        bounds.append(len(batch.docs))
+        ranges = {}
+        for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+            ranges[f"lo{i}"], ranges[f"hi{i}"] = lo, hi
+        selects = [self.part.replace("{part}", str(i)) for i in range(len(bounds) - 1)]
+        con.execute(
+            f"insert into cloudtrail_logs ({self.insert_columns})\n" + "\nunion all\n".join(selects),
+            {"uris": uris, "now": manifest.utcnow(), **self.typed, **ranges},
+        )
 
     def _manifest_rows(self, batch: Batch, per_file: dict[int, tuple], s: IngestSummary):
         """The manifest rows of the batch, and the documents to load again (not in the rows)."""

@@ -1,10 +1,12 @@
 -- Pass 2: the full typed parse, straight into the table (struct fields are matched to the
--- table's lowercase ones by name). Each thread takes whole row groups of _recs, in order,
--- and writes its own: rows stay in listing order row group by row group.
+-- table's lowercase ones by name). The select below runs once per part of the batch, a range
+-- of its documents ($lo{part} <= f < $hi{part}), and the parts are one union: DuckDB gives a
+-- scan one thread per row group, and a batch of fewer row groups (122,880 rows each) than
+-- threads would parse on one thread. Each thread writes its own row groups, from one part
+-- in order: rows stay in listing order row group by row group.
 -- {columns} and {expressions} are the schema's column names and their expressions over `s`.
-insert into cloudtrail_logs ({columns}, eventtime, raw_record, source_key, record_index,
-        record_hash, eventid_derived, ingested_at)
-with new as (
+select {expressions}, ts, case when needs_raw then rec end, $uris[f + 1], idx, h, derived, $now
+from (
     select r.f, r.idx, r.rec, r.h, r.ts,
         r.needs_raw or sh.unknown_keys or case
             -- parsed only for ambiguous shapes: is each struct or list column's value one?
@@ -15,8 +17,6 @@ with new as (
         r.eventid, r.derived, roletrail_parse_record(r.rec) as s
     from _recs r join _shapes sh using (shape)
     -- duplicates are few: leave them out rather than join every row with its verdict
-    where r.keep
+    where r.keep and r.f >= $lo{part} and r.f < $hi{part}
       and (r.f, r.idx) not in (select (f, idx) from _cand where not is_new)
-)
-select {expressions}, ts, case when needs_raw then rec end, $uris[f + 1], idx, h, derived, $now
-from new
+) new
