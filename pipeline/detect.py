@@ -31,6 +31,8 @@ OUTPUT_NAMES = [c for c, _ in OUTPUT_COLUMNS]
 QUERY_NAMES = [c for c, _ in QUERY_COLUMNS]
 PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 MAX_EVENT_IDS = 200
+# views that several detectors read: computed once per run, over the window they share
+STAGED_VIEWS = ("assume_role_calls",)
 DETAILS_LIST_MAX = 20  # a list in an alert's details keeps its first (sorted) 20 values
 
 
@@ -148,6 +150,20 @@ def run_query(engine: Engine, det: Detector, cfg, window_start: dt.datetime) -> 
     return rows
 
 
+def stage_views(engine: Engine, detectors: list[Detector], window_start: dt.datetime) -> list[str]:
+    """Stage each of STAGED_VIEWS that two or more of `detectors` read, from the earliest of
+    their baseline starts: each reads it from its own (`eventtime >= $baseline_start`), so the
+    staged rows are all any of them reads (on the bench's 90 days, +1 hour: 7 detectors each
+    computed 30 days of assume_role_calls, 0.24 s a time). Returns the staged views' names."""
+    staged = []
+    for name in STAGED_VIEWS:
+        readers = [d for d in detectors if re.search(rf"\b{name}\b", d.sql)]
+        if len(readers) >= 2:
+            engine.stage(name, window_start - max(d.lookback for d in readers))
+            staged.append(name)
+    return staged
+
+
 def alert_id(detector_id: str, dedup_key: str) -> str:
     return hashlib.sha256(f"{detector_id}\x00{dedup_key}".encode()).hexdigest()[:20]
 
@@ -232,13 +248,21 @@ def detect(
     if events_new:
         from pipeline.engine.dialects import portable
 
+        detectors = []
         for det in enabled(cfg):
-            if not portable("detector", det.id, engine.name):
+            if portable("detector", det.id, engine.name):
+                detectors.append(det)
+            else:
                 summary.not_run.append(det.id)  # not carried to this engine yet (dialects.NOT_PORTABLE)
-                continue
-            rows = run_query(engine, det, cfg, window_start)
-            summary.per_detector[det.id] = len(rows)
-            findings += [(det, r) for r in rows]
+        staged = stage_views(engine, detectors, window_start)
+        try:
+            for det in detectors:
+                rows = run_query(engine, det, cfg, window_start)
+                summary.per_detector[det.id] = len(rows)
+                findings += [(det, r) for r in rows]
+        finally:
+            for name in staged:
+                engine.unstage(name)
     con.execute("begin transaction")
     try:
         _record(con, findings, cfg, summary, now)

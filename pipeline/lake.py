@@ -71,8 +71,6 @@ def spark_engine(lake: str, spark):
             )
             provided.add(name)
     create_views(engine, provided)
-    # every detector reads assume_role_calls: computed once per run, not once per detector
-    engine.cache("assume_role_calls")
     return engine
 
 

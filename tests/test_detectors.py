@@ -158,6 +158,44 @@ def test_incremental_detection_finds_what_a_full_run_finds(tmp_path, db):
     assert summary.window_start == dt.datetime(2024, 5, 12, 10, 0)
 
 
+def test_a_view_several_detectors_read_is_staged_once_from_the_earliest_baseline(tmp_path, db):
+    """assume_role_calls is computed once per run, from the longest lookback of the detectors
+    that read it, and afterwards the view is the view again (every row, however old)."""
+    from pipeline.engine.duck import DuckDBEngine
+
+    doc = json.loads((FIXTURES / "novel_session_name" / "new_shape_after_history.json").read_text())
+    cfg = config_mod.Config.model_validate(doc["config"])
+    load_records(db, tmp_path / "src", doc["Records"])
+    staged = []
+
+    class Recording(DuckDBEngine):
+        def stage(self, name, since):
+            staged.append((name, since))
+            super().stage(name, since)
+
+    con = store.connect(db)
+    try:
+        summary = detect.detect(con, cfg, now=NOW, engine=Recording(con))
+        readers = [d for d in detect.enabled(cfg) if "assume_role_calls" in d.sql]
+        assert len(readers) >= 2
+        assert staged == [("assume_role_calls", summary.window_start - max(d.lookback for d in readers))]
+        temp = "select count(*) from duckdb_tables() where temporary and table_name = 'assume_role_calls'"
+        assert con.execute(temp).fetchall() == [(0,)]
+        # staged from a later time, the view shows only those rows; unstaged, every row again
+        count = "select count(*), min(eventtime) from assume_role_calls"
+        [(n, first)] = con.execute(count).fetchall()
+        [(last,)] = con.execute("select max(eventtime) from assume_role_calls").fetchall()
+        engine = DuckDBEngine(con)
+        engine.stage("assume_role_calls", last)
+        [(n_staged, first_staged)] = con.execute(count).fetchall()
+        engine.unstage("assume_role_calls")
+        assert (n_staged, first_staged) == (1, last) and n > 1
+        assert con.execute(count).fetchall() == [(n, first)]
+    finally:
+        con.close()
+    assert [a["detector"] for a in summary.new_alerts] == ["novel_session_name"]
+
+
 def test_a_denied_burst_is_one_alert(tmp_path, db):
     """Every detector over the denied burst: access_denied_cluster reports it, nothing else does."""
     doc = json.loads(

@@ -26,4 +26,14 @@ class Engine(Protocol):
         """Create (or replace) a small temporary table of text columns: a config list a query joins."""
         ...
 
+    def stage(self, name: str, since: Any) -> None:
+        """Compute view `name` once for the queries that follow, from `since` on (its rows
+        with eventtime >= since): the detectors that read it each filter from their own
+        baseline start, all at or after `since`. Ends with unstage."""
+        ...
+
+    def unstage(self, name: str) -> None:
+        """The view `name` as it was before stage."""
+        ...
+
     def close(self) -> None: ...

@@ -43,6 +43,22 @@ class DuckDBEngine:
             marks = ", ".join(f"${i + 1}" for i in range(len(columns)))
             self.con.executemany(f"insert into {name} values ({marks})", [list(r) for r in rows])
 
+    def stage(self, name: str, since: Any) -> None:
+        # a temp table of the view's name: unqualified names find the temp catalog first, so
+        # the detectors' own SQL reads it; the view itself is named in full
+        [(catalog, schema)] = self.con.execute(
+            "select database_name, schema_name from duckdb_views() where view_name = $name and not temporary",
+            {"name": name},
+        ).fetchall()
+        self.con.execute(
+            f'create or replace temp table {name} as select * from "{catalog}"."{schema}".{name} '
+            "where eventtime >= $since",
+            {"since": since},
+        )
+
+    def unstage(self, name: str) -> None:
+        self.con.execute(f"drop table if exists temp.main.{name}")
+
     def close(self) -> None:
         if self.owns:
             self.con.close()  # otherwise the connection belongs to the caller

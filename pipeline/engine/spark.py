@@ -129,6 +129,13 @@ class SparkEngine:
         """Keep a view's rows in memory once computed: the detectors all read the same one."""
         self.spark.catalog.cacheTable(name)
 
+    def stage(self, name: str, since: Any) -> None:
+        # the whole view, cached when first computed (a lake holds what it was built from)
+        self.cache(name)
+
+    def unstage(self, name: str) -> None:
+        pass  # the cache lasts as long as the session's views
+
     def close(self) -> None:
         pass  # the session belongs to the caller (one per process: getOrCreate)
 
