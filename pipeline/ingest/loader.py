@@ -216,6 +216,7 @@ class Loader:
             ranges[f"lo{i}"], ranges[f"hi{i}"] = lo, hi
         selects = [self.part.replace("{part}", str(i)) for i in range(len(bounds) - 1)]
         con.execute(
+            f"-- Pass 2: the full typed parse, in {len(selects)} part(s)\n"
             f"insert into cloudtrail_logs ({self.insert_columns})\n" + "\nunion all\n".join(selects),
             {"uris": uris, "now": manifest.utcnow(), **self.typed, **ranges},
         )
