@@ -269,20 +269,3 @@ def test_views_are_recreated_only_when_one_is_missing_or_stale(tmp_path):
     store.init_db(con)
     assert set(comments()) == set(store.view_names()) and set(comments().values()) == {stamp}
     con.close()
-
-
-def test_views_are_created_after_the_views_they_read():
-    """A new database binds each view once: the ones a view reads (outside comments) first."""
-    import re
-
-    from pipeline.store.views import dependency_order, sql_text, view_names
-
-    names = view_names()
-    order = dependency_order(names)
-    assert sorted(order) == names
-    for name in names:
-        code = re.sub(r"--[^\n]*", "", sql_text(name))
-        for other in names:
-            if other != name and re.search(rf"\b{other}\b", code):
-                assert order.index(other) < order.index(name), (other, name)
-    assert order.index("assume_role_events") < order.index("assume_role_calls")

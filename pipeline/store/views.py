@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from importlib import resources
 
 import duckdb
@@ -39,24 +38,6 @@ def init_db(con: duckdb.DuckDBPyConnection) -> None:
     create_views(con)
 
 
-def dependency_order(names: list[str]) -> list[str]:
-    """`names` with every view after the views its SQL names (outside its comments)."""
-    code = {n: re.sub(r"--[^\n]*", "", sql_text(n)) for n in names}
-    needs = {n: {m for m in names if m != n and re.search(rf"\b{m}\b", code[n])} for n in names}
-    ordered: list[str] = []
-
-    def visit(name: str, path: tuple[str, ...] = ()) -> None:
-        if name in ordered or name in path:  # a cycle is left to the binder to report
-            return
-        for other in sorted(needs[name]):
-            visit(other, (*path, name))
-        ordered.append(name)
-
-    for name in names:
-        visit(name)
-    return ordered
-
-
 def _stamp() -> str:
     """What the views are made of: their SQL and the tables' columns. A database whose views
     carry this stamp already has them as this code would create them."""
@@ -80,9 +61,8 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
     from pipeline.engine.duck import register_functions
 
     register_functions(con)
-    # views build on one another: those a view names come first (a view naming one made later
-    # would fail to bind and be tried again below: each try binds it, a few ms)
-    pending = dependency_order(names)
+    # views build on one another; create in dependency order by retrying the ones that failed
+    pending = names
     while pending:
         failed, last_error = [], None
         for name in pending:
