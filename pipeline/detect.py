@@ -100,12 +100,17 @@ PARAM_TABLES = {
 }
 
 
+def names_relation(sql: str, name: str) -> bool:
+    """Whether a query names table or view `name`."""
+    return re.search(rf"\b{name}\b", sql) is not None
+
+
 def bind_tables(det: Detector, cfg) -> dict[str, tuple[tuple[str, ...], list[tuple]]]:
     """The PARAM_TABLES a detector's query reads, with their rows from the config."""
     return {
         name: (columns, rows(cfg))
         for name, (columns, rows) in PARAM_TABLES.items()
-        if re.search(rf"\b{name}\b", det.sql)
+        if names_relation(det.sql, name)
     }
 
 
@@ -157,7 +162,7 @@ def stage_views(engine: Engine, detectors: list[Detector], window_start: dt.date
     computed 30 days of assume_role_calls, 0.24 s a time). Returns the staged views' names."""
     staged = []
     for name in STAGED_VIEWS:
-        readers = [d for d in detectors if re.search(rf"\b{name}\b", d.sql)]
+        readers = [d for d in detectors if names_relation(d.sql, name)]
         if len(readers) >= 2:
             engine.stage(name, window_start - max(d.lookback for d in readers))
             staged.append(name)

@@ -4,7 +4,8 @@
 -- scan one thread per row group, and a batch of fewer row groups (122,880 rows each) than
 -- threads would parse on one thread. Each thread writes its own row groups, from one part
 -- in order: rows stay in listing order row group by row group.
--- {columns} and {expressions} are the schema's column names and their expressions over `s`.
+-- {expressions} are the schema's columns' expressions over `s`, in the order of the loader's
+-- insert column list (pipeline/ingest/loader.py).
 select {expressions}, ts, case when needs_raw then rec end, $uris[f + 1], idx, h, derived, $now
 from (
     select r.f, r.idx, r.rec, r.h, r.ts,
